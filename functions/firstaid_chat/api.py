@@ -1,0 +1,312 @@
+"""The HTTP API: routing, validation, CORS, streaming, and errors mapped to responses.
+
+This is the only module that knows about HTTP; everything it answers comes
+from ``ChatService``. Every error becomes the JSON envelope from
+``errors.error_body``, and anything unexpected becomes a 500 with no detail
+(the stack trace goes to the log only).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import flask
+from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
+from werkzeug.exceptions import NotFound as WerkzeugNotFound
+from werkzeug.routing import Map, Rule
+
+from .auth import Authenticator
+from .conversation import CLIENT_MESSAGE_ID_PATTERN, is_session_id
+from .errors import (
+    ChatError,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    error_body,
+)
+from .logs import request_context
+from .service import ChatRequest, ChatService, Delta, Done, Event
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+ROUTES = Map(
+    [
+        Rule("/healthz", endpoint="health", methods=["GET"]),
+        Rule("/v1/chat", endpoint="chat", methods=["POST"]),
+        Rule("/v1/sessions/<session_id>", endpoint="session", methods=["GET", "DELETE"]),
+    ],
+    strict_slashes=False,
+)
+CHAT_FIELDS = frozenset({"message", "session_id", "client_message_id"})
+CORS_ALLOW_HEADERS = "Content-Type, Accept, Authorization, X-Firebase-AppCheck, X-Request-Id"
+CORS_EXPOSE_HEADERS = "Retry-After, X-Request-Id"
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+
+
+class ChatApi:
+    """Turns a Flask request into a response, using one ChatService."""
+
+    def __init__(self, settings: Settings, service: ChatService, auth: Authenticator | None = None) -> None:
+        self.settings = settings
+        self.service = service
+        self.auth = auth
+
+    def __call__(self, request: flask.Request) -> flask.Response:
+        started = time.monotonic()
+        request_id = _request_id(request)
+        token = request_context.set(request_id)
+        try:
+            try:
+                response = self._dispatch(request, started)
+            except ChatError as exc:
+                response = _error_response(exc)
+            except Exception:
+                log.exception("unexpected error")
+                response = _error_response(ChatError())
+            response.headers["X-Request-Id"] = request_id["request_id"]
+            for name, value in SECURITY_HEADERS.items():
+                response.headers.setdefault(name, value)
+            self._add_cors(request, response)
+            log.info(
+                "request",
+                extra={
+                    "method": request.method,
+                    "path": _loggable_path(request.path),
+                    "status": response.status_code,
+                    "latency_ms": round((time.monotonic() - started) * 1000, 1),
+                },
+            )
+            return response
+        finally:
+            request_context.reset(token)
+
+    def _dispatch(self, request: flask.Request, started: float) -> flask.Response:
+        if request.method == "OPTIONS":
+            return self._preflight(request)
+        try:
+            endpoint, args = ROUTES.bind("", path_info=request.path).match(request.path, method=request.method)
+        except WerkzeugNotFound:
+            raise NotFound() from None
+        except WerkzeugMethodNotAllowed as exc:
+            allowed = ", ".join(sorted(set(exc.valid_methods or []) | {"OPTIONS"}))
+            raise MethodNotAllowed(headers={"Allow": allowed}) from None
+        if endpoint == "health":
+            return _json({"status": "ok"})
+        if self.auth is not None:
+            self.auth.verify(request)
+        if endpoint == "chat":
+            return self._chat(request, started)
+        session_id = _session_id(args["session_id"])
+        if request.method == "DELETE":
+            self.service.erase(session_id)
+            return flask.Response(status=204)
+        return _json(_transcript(session_id, self.service.transcript(session_id)))
+
+    def _chat(self, request: flask.Request, started: float) -> flask.Response:
+        chat_request = parse_chat_request(request, self.settings)
+        client = _client_address(request)
+        events = self.service.turn(chat_request, client=client, started=started)
+        wants_stream = request.accept_mimetypes.best_match(["application/json", "text/event-stream"]) == (
+            "text/event-stream"
+        )
+        if not wants_stream:
+            return _json(_final_payload(events))
+        first = next(events)  # errors before the first event still get a status code
+        return flask.Response(
+            _sse(first, events),
+            status=200,
+            mimetype="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    def _preflight(self, request: flask.Request) -> flask.Response:
+        try:
+            ROUTES.bind("", path_info=request.path).match(request.path, method="GET")
+        except WerkzeugNotFound:
+            raise NotFound() from None
+        except WerkzeugMethodNotAllowed:
+            pass
+        response = flask.Response(status=204)
+        if self._allowed_origin(request):
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, DELETE, OPTIONS"
+            response.headers["Access-Control-Allow-Headers"] = CORS_ALLOW_HEADERS
+            response.headers["Access-Control-Max-Age"] = "600"
+        return response
+
+    def _allowed_origin(self, request: flask.Request) -> str | None:
+        origin = request.headers.get("Origin")
+        if origin and (origin in self.settings.allowed_origins or "*" in self.settings.allowed_origins):
+            return origin
+        return None
+
+    def _add_cors(self, request: flask.Request, response: flask.Response) -> None:
+        response.vary.add("Origin")
+        origin = self._allowed_origin(request)
+        if origin is not None:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSE_HEADERS
+
+
+def parse_chat_request(request: flask.Request, settings: Settings) -> ChatRequest:
+    """Validate a chat request's headers and body; raise the matching ChatError."""
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType()
+    data = _parse_json(_read_body(request, settings.max_body_bytes))
+    return validate_chat_fields(data, settings.max_message_chars)
+
+
+def validate_chat_fields(data: Any, max_message_chars: int) -> ChatRequest:
+    """Check a decoded chat body's fields (a plain function so tests can drive it directly)."""
+    if not isinstance(data, dict):
+        raise InvalidRequest("The body must be a JSON object.")
+    unknown = sorted(set(data) - CHAT_FIELDS)
+    if unknown:
+        raise InvalidRequest(f"Unknown field: {unknown[0][:40]!r}. Send message, session_id and client_message_id only.")
+    message = data.get("message")
+    if not isinstance(message, str):
+        raise InvalidRequest("'message' is required and must be a string.")
+    if not _is_encodable(message):
+        raise InvalidRequest("'message' contains characters that are not valid text.")
+    message = message.strip()
+    if not message:
+        raise InvalidRequest("'message' must not be empty.")
+    if len(message) > max_message_chars:
+        raise PayloadTooLarge(
+            f"The message is too long: keep it under {max_message_chars} characters.", code="message_too_long"
+        )
+    session_id = data.get("session_id")
+    if session_id is not None and (not isinstance(session_id, str) or not is_session_id(session_id)):
+        raise InvalidRequest("'session_id' is not a valid session id.", code="invalid_session_id")
+    client_message_id = data.get("client_message_id")
+    if client_message_id is not None and (
+        not isinstance(client_message_id, str) or not CLIENT_MESSAGE_ID_PATTERN.match(client_message_id)
+    ):
+        raise InvalidRequest("'client_message_id' must be 1 to 128 letters, digits or . _ : -")
+    return ChatRequest(message=message, session_id=session_id, client_message_id=client_message_id)
+
+
+def _is_encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates from JSON escapes like "\ud800"
+        return False
+    return "\x00" not in text
+
+
+def _read_body(request: flask.Request, limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"The request body is too large: the limit is {limit} bytes.")
+    body: bytes = request.stream.read(limit + 1)
+    if len(body) > limit:
+        raise PayloadTooLarge(f"The request body is too large: the limit is {limit} bytes.")
+    return body
+
+
+def _parse_json(body: bytes) -> Any:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidRequest("The body is not valid UTF-8.", code="invalid_json") from None
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        raise InvalidRequest("The body is not valid JSON.", code="invalid_json") from None
+
+
+def _session_id(value: str) -> str:
+    if not is_session_id(value):
+        raise InvalidRequest("That is not a valid session id.", code="invalid_session_id")
+    return value
+
+
+def _final_payload(events: Iterator[Event]) -> dict[str, Any]:
+    for event in events:
+        if isinstance(event, Done):
+            return event.payload
+    raise ChatError()
+
+
+def _sse(first: Event, events: Iterator[Event]) -> Iterator[str]:
+    """Server-sent events: ``delta`` pieces, then one ``done`` or one ``error``."""
+    try:
+        yield _sse_event(first)
+        for event in events:
+            yield _sse_event(event)
+    except ChatError as exc:
+        yield _sse_frame("error", {**error_body(exc), "status": exc.status})
+    except Exception:
+        log.exception("unexpected error while streaming")
+        yield _sse_frame("error", {**error_body(ChatError()), "status": 500})
+    finally:
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()
+
+
+def _sse_event(event: Event) -> str:
+    if isinstance(event, Delta):
+        return _sse_frame("delta", {"text": event.text})
+    return _sse_frame("done", event.payload)
+
+
+def _sse_frame(name: str, data: dict[str, Any]) -> str:
+    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def _transcript(session_id: str, turns: list[Any]) -> dict[str, Any]:
+    messages: list[dict[str, Any]] = []
+    for turn in turns:
+        time_text = turn.created_at.isoformat()
+        messages.append({"role": "user", "text": turn.user_text, "time": time_text, "turn": turn.seq})
+        messages.append(
+            {
+                "role": "model",
+                "text": turn.reply_text,
+                "time": time_text,
+                "turn": turn.seq,
+                "source": turn.source,
+                "emergency": turn.emergency,
+                "finish_reason": turn.finish_reason,
+            }
+        )
+    return {"session_id": session_id, "messages": messages}
+
+
+def _json(body: dict[str, Any], status: int = 200) -> flask.Response:
+    return flask.Response(json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json")
+
+
+def _error_response(exc: ChatError) -> flask.Response:
+    response = _json(error_body(exc), exc.status)
+    response.headers.update(exc.headers)
+    return response
+
+
+def _request_id(request: flask.Request) -> dict[str, str]:
+    context = {"request_id": uuid.uuid4().hex}
+    trace = request.headers.get("X-Cloud-Trace-Context", "").split("/")[0]
+    if trace and trace.isalnum() and len(trace) <= 64:
+        context["trace_id"] = trace
+    return context
+
+
+def _client_address(request: flask.Request) -> str:
+    # Google's front end appends the caller's address last; earlier entries are the caller's own claims.
+    forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",") if part.strip()]
+    return forwarded[-1] if forwarded else (request.remote_addr or "unknown")
+
+
+def _loggable_path(path: str) -> str:
+    # Session ids are capabilities: log only a prefix.
+    parts = path.split("/")
+    if len(parts) == 4 and parts[1] == "v1" and parts[2] == "sessions":
+        parts[3] = parts[3][:6] + "…"
+    return "/".join(parts)[:200]

@@ -1,0 +1,62 @@
+"""Structured JSON log lines that Cloud Logging reads as severity, trace and fields.
+
+Message text is never logged, nor the key: only what the service chooses to
+put in a record's ``extra`` fields and the record's own message.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import sys
+from datetime import datetime, timezone
+from typing import Any
+
+request_context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("request_context", default={})
+
+_STANDARD = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime", "taskName"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line, in the shape Cloud Logging's agent parses."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "severity": record.levelname,
+            "message": record.getMessage(),
+            "time": datetime.fromtimestamp(record.created, tz=timezone.utc).isoformat(),
+            "logger": record.name,
+        }
+        entry.update(request_context.get())
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info and record.exc_info[0] is not None:
+            # The stack trace goes to the log (for the operator), never to a client.
+            entry["stack_trace"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stdout`` is at the time (test runners swap it)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def configure(level: str) -> None:
+    """Send the service's logs to stdout as JSON; quiet the HTTP libraries' request logs."""
+    handler = _StdoutHandler()
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("firstaid_chat")
+    logger.handlers[:] = [handler]
+    logger.setLevel(level)
+    logger.propagate = False
+    for noisy in ("httpx", "httpx2", "httpcore", "google_genai", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,53 @@
+"""What one function instance builds once and reuses: settings, store, model, service, API."""
+
+from __future__ import annotations
+
+import threading
+
+from .api import ChatApi
+from .api_key import build_key_source
+from .model import Model
+from .service import ChatService
+from .settings import Settings
+from .store import build_store
+
+_lock = threading.Lock()
+_api: ChatApi | None = None
+
+
+def build_models(settings: Settings) -> tuple[Model, Model | None]:
+    """The model that answers and the one that steps in when it fails (if any)."""
+    from .model.offline import OfflineModel
+
+    offline = OfflineModel(emergency_number=settings.emergency_number)
+    if not settings.uses_gemini:
+        return offline, None
+    from .model.gemini import GeminiModel
+
+    gemini = GeminiModel(settings, build_key_source(settings))
+    return gemini, offline if settings.fallback == "offline" else None
+
+
+def build_api(settings: Settings) -> ChatApi:
+    model, fallback = build_models(settings)
+    service = ChatService(settings, build_store(settings), model, fallback=fallback)
+    return ChatApi(settings, service)
+
+
+def get_api(settings: Settings) -> ChatApi:
+    """The instance's API, built on first use (not at import) and shared by all threads."""
+    global _api
+    if _api is None:
+        with _lock:
+            if _api is None:
+                _api = build_api(settings)
+    return _api
+
+
+def reset() -> None:
+    """Forget the built API (tests build a fresh instance per configuration)."""
+    global _api
+    with _lock:
+        if _api is not None:
+            _api.service.store.close()
+        _api = None

@@ -1,0 +1,260 @@
+"""The chat service: one turn of a conversation, independent of HTTP.
+
+A turn loads the session (one store read), asks the model outside any store
+transaction, streams the reply out as it comes, then stores the finished
+exchange atomically. Nothing about a conversation is kept in memory between
+requests.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from .conversation import Session, Turn, TurnDraft, new_session_id
+from .errors import KeyUnavailable, RateLimited, SessionNotFound, UpstreamError
+from .history import history_window
+from .model import BLOCKED_FINISH_REASONS, Chunk, Model, Prompt, Usage
+from .offline.emergency import emergency_preamble, signals_life_threat
+from .settings import Settings
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+BLOCKED_REPLY = (
+    "I can't help with that message as written. If someone is hurt or in danger, "
+    "call {number} now. You can also rephrase your question about first aid."
+)
+WITHHELD_NOTE = "\n\n(The rest of this reply was withheld by a safety filter.)"
+CUT_SHORT_NOTE = "\n\n(This reply was cut short. Ask me to continue if you need more.)"
+FALLBACK_NOTICE = "_Offline mode: the AI assistant is unavailable right now, so this answer comes from the built-in first-aid guide._\n\n"
+RATE_WINDOW_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """A validated chat request."""
+
+    message: str
+    session_id: str | None = None
+    client_message_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Delta:
+    text: str
+
+
+@dataclass(frozen=True)
+class Done:
+    payload: dict[str, Any]
+
+
+Event = Delta | Done
+
+
+@dataclass
+class _Reply:
+    """A reply as it accumulates."""
+
+    parts: list[str] = field(default_factory=list)
+    finish_reason: str = "STOP"
+    prompt_blocked: bool = False
+    usage: Usage | None = None
+    source: str = "gemini"
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def turn_payload(session_id: str, turn: Turn, emergency_number: str, *, replayed: bool = False) -> dict[str, Any]:
+    """The JSON answer to a chat request (also the ``done`` event of a stream)."""
+    return {
+        "session_id": session_id,
+        "reply": turn.reply_text,
+        "finish_reason": turn.finish_reason,
+        "source": turn.source,
+        "emergency": turn.emergency,
+        "emergency_number": emergency_number,
+        "turn": turn.seq,
+        "client_message_id": turn.client_message_id,
+        "created_at": turn.created_at.isoformat(),
+        "replayed": replayed,
+    }
+
+
+class ChatService:
+    """Runs turns and reads or erases conversations."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        model: Model,
+        *,
+        fallback: Model | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.model = model
+        self.fallback = fallback
+        self._clock = clock
+        self._monotonic = monotonic
+
+    def turn(self, request: ChatRequest, *, client: str, started: float | None = None) -> Iterator[Event]:
+        """Run one turn, yielding the reply's text as it comes, then the stored result.
+
+        Errors found before the first event (unknown session, rate limit, model
+        unavailable) are raised from the first ``next()``, so the HTTP layer can
+        still answer with a status code. When the consumer goes away mid-stream,
+        the reply is still finished and stored.
+        """
+        started = self._monotonic() if started is None else started
+        deadline = started + self.settings.request_timeout_seconds
+        session = self._load(request.session_id) if request.session_id else None
+        replay = session.find(request.client_message_id) if session else None
+        if session is not None and replay is not None:
+            yield Delta(replay.reply_text)
+            yield Done(turn_payload(session.id, replay, self.settings.emergency_number, replayed=True))
+            return
+        self._check_rate_limits(session, client)
+
+        emergency = signals_life_threat(request.message)
+        history = history_window(session.recent, self.settings.history_budget_chars) if session else []
+        reply = _Reply()
+        chunks = self._reply_chunks(Prompt(request.message, history, deadline), reply)
+        disconnected = False
+        lead = emergency_preamble(self.settings.emergency_number) + "\n\n" if emergency else ""
+        for text in self._texts(chunks, reply, lead):
+            reply.parts.append(text)
+            if not disconnected:
+                try:
+                    yield Delta(text)
+                except GeneratorExit:
+                    # The client left; finish the reply anyway so the conversation is complete.
+                    disconnected = True
+        session_id = session.id if session else new_session_id()
+        draft = TurnDraft(
+            user_text=request.message,
+            reply_text=reply.text,
+            client_message_id=request.client_message_id,
+            finish_reason=reply.finish_reason,
+            source=reply.source,
+            emergency=emergency,
+            in_context=not (reply.prompt_blocked or reply.finish_reason in BLOCKED_FINISH_REASONS),
+        )
+        committed_at = self._clock()
+        stored = self.store.append_turn(session_id, draft, committed_at, create=session is None)
+        self._log_turn(stored, reply, started, disconnected)
+        if not disconnected:
+            # A concurrent request with the same client message id may have stored its turn first.
+            replayed = stored.created_at != committed_at
+            yield Done(turn_payload(session_id, stored, self.settings.emergency_number, replayed=replayed))
+
+    def _texts(self, chunks: Iterator[Chunk], reply: _Reply, lead: str) -> Iterator[str]:
+        """The reply's text pieces, with the emergency lead first and honest notes where needed."""
+        if lead:
+            yield lead
+        produced = False
+        for chunk in chunks:
+            if chunk.text:
+                produced = True
+                yield chunk.text
+        if reply.prompt_blocked or (not produced and reply.finish_reason in BLOCKED_FINISH_REASONS):
+            reply.finish_reason = reply.finish_reason if reply.finish_reason in BLOCKED_FINISH_REASONS else "SAFETY"
+            yield BLOCKED_REPLY.replace("{number}", self.settings.emergency_number)
+        elif reply.finish_reason in BLOCKED_FINISH_REASONS:
+            yield WITHHELD_NOTE
+        elif reply.finish_reason == "MAX_TOKENS":
+            yield CUT_SHORT_NOTE
+
+    def _reply_chunks(self, prompt: Prompt, reply: _Reply) -> Iterator[Chunk]:
+        """The model's chunks, or the offline guide's when the model fails before its first word."""
+        reply.source = self.model.source
+        produced = False
+        try:
+            for chunk in self.model.stream(prompt):
+                self._note(chunk, reply)
+                produced = produced or bool(chunk.text) or chunk.prompt_blocked
+                yield chunk
+            if not produced and reply.finish_reason not in BLOCKED_FINISH_REASONS and reply.finish_reason != "MAX_TOKENS":
+                raise UpstreamError()
+        except (UpstreamError, KeyUnavailable) as exc:
+            if produced or self.fallback is None:
+                raise
+            log.warning("model failed; answering from the offline guide", extra={"error_code": exc.code})
+            reply.source = self.fallback.source
+            reply.finish_reason = "STOP"
+            yield Chunk(text=FALLBACK_NOTICE)
+            for chunk in self.fallback.stream(prompt):
+                self._note(chunk, reply)
+                yield chunk
+
+    @staticmethod
+    def _note(chunk: Chunk, reply: _Reply) -> None:
+        if chunk.finish_reason:
+            reply.finish_reason = chunk.finish_reason
+        if chunk.prompt_blocked:
+            reply.prompt_blocked = True
+        if chunk.usage is not None:
+            reply.usage = chunk.usage
+
+    def _load(self, session_id: str) -> Session:
+        session = self.store.load_session(session_id, self._clock())
+        if session is None:
+            raise SessionNotFound()
+        return session
+
+    def _check_rate_limits(self, session: Session | None, client: str) -> None:
+        now = self._clock()
+        per_session = self.settings.rate_limit_session_per_minute
+        if session is not None and per_session:
+            window_start = now - timedelta(seconds=RATE_WINDOW_SECONDS)
+            recent = [t.created_at for t in session.recent if t.created_at > window_start]
+            if len(recent) >= per_session:
+                wait = (min(recent) - window_start).total_seconds()
+                raise RateLimited(retry_after=max(1, int(wait + 0.999)))
+        per_client = self.settings.rate_limit_client_per_minute
+        if per_client:
+            wait_seconds = self.store.hit_rate_limit(f"client:{client}", per_client, RATE_WINDOW_SECONDS, now)
+            if wait_seconds is not None:
+                raise RateLimited(retry_after=wait_seconds)
+
+    def _log_turn(self, turn: Turn, reply: _Reply, started: float, disconnected: bool) -> None:
+        usage = reply.usage or Usage()
+        log.info(
+            "turn stored",
+            extra={
+                "turn": turn.seq,
+                "source": turn.source,
+                "finish_reason": turn.finish_reason,
+                "emergency": turn.emergency,
+                "latency_ms": round((self._monotonic() - started) * 1000, 1),
+                "prompt_tokens": usage.prompt_tokens,
+                "output_tokens": usage.output_tokens,
+                "total_tokens": usage.total_tokens,
+                "client_disconnected": disconnected,
+            },
+        )
+
+    def transcript(self, session_id: str) -> list[Turn]:
+        turns = self.store.list_turns(session_id, self._clock())
+        if turns is None:
+            raise SessionNotFound()
+        return turns
+
+    def erase(self, session_id: str) -> None:
+        if not self.store.delete_session(session_id, self._clock()):
+            raise SessionNotFound()
+

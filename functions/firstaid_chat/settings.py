@@ -1,0 +1,239 @@
+"""Settings for one instance, read once from environment variables and validated.
+
+Every setting has a default that works on a laptop with no cloud account; a
+bad value stops the instance at start with a message naming the variable and
+how to fix it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_SYSTEM_INSTRUCTION = (
+    "You are a professional first-aid assistant. "
+    "Provide clear, step-by-step emergency instructions."
+)
+
+# Gemini's harm categories and the thresholds we accept; a first-aid assistant must be
+# able to talk about injuries and bleeding, so dangerous content is only blocked when
+# the model judges it highly likely to be harmful.
+HARM_CATEGORIES = (
+    "HARM_CATEGORY_HARASSMENT",
+    "HARM_CATEGORY_HATE_SPEECH",
+    "HARM_CATEGORY_SEXUALLY_EXPLICIT",
+    "HARM_CATEGORY_DANGEROUS_CONTENT",
+)
+HARM_THRESHOLDS = (
+    "BLOCK_LOW_AND_ABOVE",
+    "BLOCK_MEDIUM_AND_ABOVE",
+    "BLOCK_ONLY_HIGH",
+    "BLOCK_NONE",
+    "OFF",
+)
+DEFAULT_SAFETY_SETTINGS = (
+    "HARM_CATEGORY_HARASSMENT=BLOCK_MEDIUM_AND_ABOVE,"
+    "HARM_CATEGORY_HATE_SPEECH=BLOCK_MEDIUM_AND_ABOVE,"
+    "HARM_CATEGORY_SEXUALLY_EXPLICIT=BLOCK_MEDIUM_AND_ABOVE,"
+    "HARM_CATEGORY_DANGEROUS_CONTENT=BLOCK_ONLY_HIGH"
+)
+SECRET_VERSION_PATTERN = re.compile(r"^projects/[^/]+/secrets/[^/]+/versions/[^/]+$")
+# A session document keeps recent turns inline; this keeps it well under Firestore's
+# 1 MiB document limit whatever HISTORY_BUDGET_CHARS says.
+MAX_HISTORY_BUDGET_CHARS = 200_000
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message says which variable to fix."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything an instance needs to know, validated."""
+
+    chat_store: str = "sqlite"
+    sqlite_path: Path = Path(".data/chat.sqlite3")
+    google_cloud_project: str | None = None
+    firestore_database: str = "(default)"
+    firestore_collection: str = "sessions"
+    model_provider: str = "auto"
+    fallback: str = "offline"
+    gemini_api_key: str | None = field(default=None, repr=False)
+    gemini_api_key_secret: str | None = None
+    secret_manager_endpoint: str | None = None
+    gemini_model: str = "gemini-2.5-flash"
+    system_instruction: str = DEFAULT_SYSTEM_INSTRUCTION
+    safety_settings: tuple[tuple[str, str], ...] = ()
+    temperature: float = 0.3
+    max_output_tokens: int = 1024
+    history_budget_chars: int = 16_000
+    max_message_chars: int = 4_000
+    max_body_bytes: int = 32_768
+    session_ttl_hours: float = 24.0 * 7
+    request_timeout_seconds: float = 55.0
+    model_attempt_timeout_seconds: float = 25.0
+    model_max_attempts: int = 4
+    allowed_origins: tuple[str, ...] = ("http://localhost:8000", "http://127.0.0.1:8000")
+    emergency_number: str = "112"
+    rate_limit_session_per_minute: int = 10
+    rate_limit_client_per_minute: int = 30
+    auth_mode: str = "none"
+    firebase_project: str | None = None
+    log_level: str = "INFO"
+
+    @property
+    def has_gemini_key(self) -> bool:
+        return bool(self.gemini_api_key or self.gemini_api_key_secret)
+
+    @property
+    def uses_gemini(self) -> bool:
+        """Whether Gemini answers (else the offline first-aid provider does)."""
+        if self.model_provider == "auto":
+            return self.has_gemini_key
+        return self.model_provider == "gemini"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from environment variables (``os.environ`` by default)."""
+        env = _Env(os.environ if environ is None else environ)
+        settings = cls(
+            chat_store=env.choice("CHAT_STORE", "sqlite", ("sqlite", "firestore")),
+            sqlite_path=Path(env.text("SQLITE_PATH", ".data/chat.sqlite3")),
+            google_cloud_project=env.optional("GOOGLE_CLOUD_PROJECT") or env.optional("GCLOUD_PROJECT"),
+            firestore_database=env.text("FIRESTORE_DATABASE", "(default)"),
+            firestore_collection=env.name("FIRESTORE_COLLECTION", "sessions"),
+            model_provider=env.choice("MODEL_PROVIDER", "auto", ("auto", "gemini", "offline")),
+            fallback=env.choice("FALLBACK", "offline", ("offline", "none")),
+            gemini_api_key=env.optional("GEMINI_API_KEY"),
+            gemini_api_key_secret=env.secret_version("GEMINI_API_KEY_SECRET"),
+            secret_manager_endpoint=env.optional("SECRET_MANAGER_ENDPOINT"),
+            gemini_model=env.text("GEMINI_MODEL", "gemini-2.5-flash"),
+            system_instruction=env.text("SYSTEM_INSTRUCTION", DEFAULT_SYSTEM_INSTRUCTION),
+            safety_settings=env.safety_settings("SAFETY_SETTINGS", DEFAULT_SAFETY_SETTINGS),
+            temperature=env.number("TEMPERATURE", 0.3, 0.0, 2.0),
+            max_output_tokens=env.integer("MAX_OUTPUT_TOKENS", 1024, 1, 65_536),
+            history_budget_chars=env.integer("HISTORY_BUDGET_CHARS", 16_000, 0, MAX_HISTORY_BUDGET_CHARS),
+            max_message_chars=env.integer("MAX_MESSAGE_CHARS", 4_000, 1, 100_000),
+            max_body_bytes=env.integer("MAX_BODY_BYTES", 32_768, 1_024, 1_048_576),
+            session_ttl_hours=env.number("SESSION_TTL_HOURS", 24.0 * 7, 0.01, 24.0 * 3650),
+            request_timeout_seconds=env.number("REQUEST_TIMEOUT_SECONDS", 55.0, 1.0, 3600.0),
+            model_attempt_timeout_seconds=env.number("MODEL_ATTEMPT_TIMEOUT_SECONDS", 25.0, 0.1, 3600.0),
+            model_max_attempts=env.integer("MODEL_MAX_ATTEMPTS", 4, 1, 10),
+            allowed_origins=env.origins("ALLOWED_ORIGINS", "http://localhost:8000,http://127.0.0.1:8000"),
+            emergency_number=env.emergency_number("EMERGENCY_NUMBER", "112"),
+            rate_limit_session_per_minute=env.integer("RATE_LIMIT_SESSION_PER_MINUTE", 10, 0, 100_000),
+            rate_limit_client_per_minute=env.integer("RATE_LIMIT_CLIENT_PER_MINUTE", 30, 0, 100_000),
+            auth_mode=env.choice("AUTH_MODE", "none", ("none", "firebase_id_token", "app_check")),
+            firebase_project=env.optional("FIREBASE_PROJECT"),
+            log_level=env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+        )
+        settings._check_combinations()
+        return settings
+
+    def _check_combinations(self) -> None:
+        if self.model_provider == "gemini" and not self.has_gemini_key:
+            raise SettingsError(
+                "MODEL_PROVIDER=gemini needs a Gemini API key: set GEMINI_API_KEY (or put it in .env "
+                "for local runs), or set GEMINI_API_KEY_SECRET=projects/P/secrets/S/versions/latest. "
+                "Set MODEL_PROVIDER=auto to answer offline when no key is configured."
+            )
+        if self.chat_store == "firestore" and not self.google_cloud_project:
+            raise SettingsError(
+                "CHAT_STORE=firestore needs GOOGLE_CLOUD_PROJECT (your project id); "
+                "or set CHAT_STORE=sqlite for local runs."
+            )
+        if self.auth_mode != "none" and not (self.firebase_project or self.google_cloud_project):
+            raise SettingsError(f"AUTH_MODE={self.auth_mode} needs FIREBASE_PROJECT (or GOOGLE_CLOUD_PROJECT).")
+
+
+class _Env:
+    """Typed reads of environment variables, each failing with a fix-it message."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def optional(self, name: str) -> str | None:
+        value = self._environ.get(name, "").strip()
+        return value or None
+
+    def text(self, name: str, default: str) -> str:
+        return self.optional(name) or default
+
+    def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
+        value = self.text(name, default)
+        normalised = value.upper() if allowed[0].isupper() else value.lower()
+        if normalised not in allowed:
+            raise SettingsError(f"{name}={value!r} is not valid: use one of {', '.join(allowed)}.")
+        return normalised
+
+    def name(self, name: str, default: str) -> str:
+        value = self.text(name, default)
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,100}", value):
+            raise SettingsError(f"{name}={value!r} is not valid: use letters, digits, '-' or '_' only.")
+        return value
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        raw = self.optional(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{name}={raw!r} is not a whole number: set it to a number from {low} to {high}.") from None
+        if not low <= value <= high:
+            raise SettingsError(f"{name}={value} is out of range: set it to a number from {low} to {high}.")
+        return value
+
+    def number(self, name: str, default: float, low: float, high: float) -> float:
+        raw = self.optional(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise SettingsError(f"{name}={raw!r} is not a number: set it to a number from {low} to {high}.") from None
+        if not low <= value <= high:
+            raise SettingsError(f"{name}={value} is out of range: set it to a number from {low} to {high}.")
+        return value
+
+    def secret_version(self, name: str) -> str | None:
+        value = self.optional(name)
+        if value is not None and not SECRET_VERSION_PATTERN.match(value):
+            raise SettingsError(
+                f"{name} must name a secret version like projects/PROJECT/secrets/NAME/versions/latest."
+            )
+        return value
+
+    def origins(self, name: str, default: str) -> tuple[str, ...]:
+        origins = tuple(o.strip().rstrip("/") for o in self.text(name, default).split(",") if o.strip())
+        for origin in origins:
+            if origin != "*" and not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?", origin):
+                raise SettingsError(
+                    f"{name} has {origin!r}, which is not an origin: list origins like "
+                    "https://chat.example.org,http://localhost:8000 (scheme, host and optional port, no path)."
+                )
+        return origins
+
+    def emergency_number(self, name: str, default: str) -> str:
+        value = self.text(name, default)
+        if not re.fullmatch(r"[0-9+ ]{2,15}", value):
+            raise SettingsError(f"{name}={value!r} is not a phone number: use digits such as 112, 911 or 999.")
+        return value
+
+    def safety_settings(self, name: str, default: str) -> tuple[tuple[str, str], ...]:
+        pairs = []
+        for item in self.text(name, default).split(","):
+            if not item.strip():
+                continue
+            category, _, threshold = (part.strip().upper() for part in item.partition("="))
+            if category not in HARM_CATEGORIES or threshold not in HARM_THRESHOLDS:
+                raise SettingsError(
+                    f"{name} has {item.strip()!r}: write CATEGORY=THRESHOLD pairs separated by commas, "
+                    f"with categories from {', '.join(HARM_CATEGORIES)} "
+                    f"and thresholds from {', '.join(HARM_THRESHOLDS)}."
+                )
+            pairs.append((category, threshold))
+        return tuple(pairs)

@@ -1,0 +1,58 @@
+"""Where conversations live: one interface, a Firestore and a SQLite implementation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from ..conversation import Session, Turn, TurnDraft
+from ..settings import Settings
+
+# The tail of recent turns kept inline with a session: large enough for the model's
+# history budget (UTF-8 may take up to 4 bytes a character), small enough to keep a
+# Firestore session document far below its 1 MiB limit.
+MIN_TAIL_BYTES = 32_000
+MAX_TAIL_BYTES = 700_000
+
+
+def tail_bytes_for(settings: Settings) -> int:
+    return min(MAX_TAIL_BYTES, max(MIN_TAIL_BYTES, 4 * settings.history_budget_chars))
+
+
+class Store(Protocol):
+    """Stores sessions and their turns; every method is safe to call from many threads."""
+
+    def load_session(self, session_id: str, now: datetime) -> Session | None:
+        """The live session with its recent turns, or None when unknown or expired."""
+
+    def append_turn(self, session_id: str, draft: TurnDraft, now: datetime, *, create: bool) -> Turn:
+        """Store a finished turn atomically after the last one and return it.
+
+        When a turn with the same client message id is already stored, return that
+        one instead and store nothing. Raises ``SessionNotFound`` when ``create`` is
+        false and the session is unknown or expired, ``StoreUnavailable`` when the
+        store cannot be reached (nothing is stored then).
+        """
+
+    def list_turns(self, session_id: str, now: datetime) -> list[Turn] | None:
+        """Every stored turn of a live session in order, or None when unknown or expired."""
+
+    def delete_session(self, session_id: str, now: datetime) -> bool:
+        """Erase a session and all its turns; False when there was no live session."""
+
+    def hit_rate_limit(self, key: str, limit: int, window_seconds: int, now: datetime) -> int | None:
+        """Count one request against ``key``; the seconds to wait when over ``limit``, else None."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+def build_store(settings: Settings) -> Store:
+    """The store the settings ask for (imports only the one that is used)."""
+    if settings.chat_store == "firestore":
+        from .firestore import FirestoreStore
+
+        return FirestoreStore.from_settings(settings)
+    from .sqlite import SQLiteStore
+
+    return SQLiteStore.from_settings(settings)

@@ -1,0 +1,119 @@
+"""Shared fixtures: environment hygiene, the local fakes, the Firestore emulator, app clients."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FUNCTIONS = ROOT / "functions"
+sys.path.insert(0, str(FUNCTIONS))
+
+
+
+from tests.fakes.firestore_emulator import FirestoreEmulator, jar_path  # noqa: E402
+from tests.fakes.gemini import FakeGemini  # noqa: E402
+from tests.fakes.secret_manager import FakeSecretManager  # noqa: E402
+
+# Shaped like a real key so leak checks would catch it anywhere it shows up.
+SENTINEL_KEY = "AIzaFAKE-sentinel-key-never-shown-0001"
+PROJECT = "demo-firstaid"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture(autouse=True)
+def _restore_environ() -> Iterator[None]:
+    """Every test starts and ends with the same environment and a fresh instance."""
+    from firstaid_chat import runtime
+
+    saved = dict(os.environ)
+    runtime.reset()
+    yield
+    runtime.reset()
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads the developer's own configuration or writes into the checkout."""
+    for name in list(os.environ):
+        if name.startswith(("GEMINI_", "GOOGLE_GEMINI", "CHAT_STORE", "MODEL_PROVIDER", "FIRESTORE_", "ALLOWED_ORIGINS")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("SQLITE_PATH", str(tmp_path / "chat.sqlite3"))
+    monkeypatch.setenv("RATE_LIMIT_SESSION_PER_MINUTE", "0")
+    monkeypatch.setenv("RATE_LIMIT_CLIENT_PER_MINUTE", "0")
+
+
+@pytest.fixture(scope="session")
+def gemini_server() -> Iterator[FakeGemini]:
+    with FakeGemini() as fake:
+        yield fake
+
+
+@pytest.fixture
+def gemini(gemini_server: FakeGemini, monkeypatch: pytest.MonkeyPatch) -> FakeGemini:
+    """The fake Gemini, reset, with the SDK pointed at it and a key configured."""
+    gemini_server.reset()
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", gemini_server.base_url)
+    monkeypatch.setenv("GEMINI_API_KEY", SENTINEL_KEY)
+    monkeypatch.setenv("MODEL_PROVIDER", "gemini")
+    return gemini_server
+
+
+@pytest.fixture(scope="session")
+def secret_server() -> Iterator[FakeSecretManager]:
+    fake = FakeSecretManager().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def secret_manager(secret_server: FakeSecretManager) -> FakeSecretManager:
+    secret_server.reset()
+    return secret_server
+
+
+@pytest.fixture(scope="session")
+def firestore_emulator() -> Iterator[FirestoreEmulator]:
+    jar = jar_path()
+    if jar is None:
+        message = "the Firestore emulator (Google Cloud CLI component) and java are not installed"
+        if IN_CI:
+            pytest.fail(f"{message}; CI must run the emulator-backed tests")
+        pytest.skip(message)
+    emulator = FirestoreEmulator(jar).start()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture
+def firestore_env(firestore_emulator: FirestoreEmulator, monkeypatch: pytest.MonkeyPatch) -> FirestoreEmulator:
+    """Settings that point the service at an empty emulator database."""
+    firestore_emulator.clear(PROJECT)
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", firestore_emulator.host)
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", PROJECT)
+    monkeypatch.setenv("CHAT_STORE", "firestore")
+    return firestore_emulator
+
+
+@pytest.fixture
+def make_client(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
+    """A Flask test client of the real function target, built the way functions-framework builds it."""
+    import functions_framework
+
+    from firstaid_chat import runtime
+
+    def build(**env: str) -> Any:
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        runtime.reset()
+        app = functions_framework.create_app(target="chat", source=str(FUNCTIONS / "main.py"))
+        return app.test_client()
+
+    return build

@@ -1,0 +1,234 @@
+"""A local Gemini API server speaking the REST wire format, for tests and benchmarks.
+
+It answers ``models/{model}:generateContent`` and
+``models/{model}:streamGenerateContent?alt=sse`` the way the real service
+does, from a queue of scripted behaviours (replies, streamed chunks, error
+bodies, blocked responses, slow or hanging answers, streams that break off),
+and records every request it was sent. Point the real google-genai SDK at it
+with ``GOOGLE_GEMINI_BASE_URL``.
+
+Run it alone with ``python -m tests.fakes.gemini --port 8090 --latency 0.5``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+PATH = re.compile(r"^/(?P<version>v\w+)/models/(?P<model>[^/:]+):(?P<method>generateContent|streamGenerateContent)$")
+MAX_HANG_SECONDS = 30.0
+
+
+@dataclass
+class Behaviour:
+    """What the fake does for one request."""
+
+    chunks: list[str] = field(default_factory=lambda: ["Fake ", "reply."])
+    finish_reason: str | None = "STOP"
+    block_reason: str | None = None  # promptFeedback.blockReason: the prompt itself was blocked
+    status: int = 200
+    error_body: str | None = None  # sent as is with ``status`` (JSON or not)
+    headers: dict[str, str] = field(default_factory=dict)
+    first_delay: float = 0.0  # seconds before the first byte of the answer
+    chunk_interval: float = 0.0  # seconds between streamed chunks
+    break_after: int | None = None  # drop the connection after this many chunks
+
+
+def error(status: int, message: str = "error", status_name: str = "UNAVAILABLE", reason: str | None = None) -> Behaviour:
+    """A Google-style JSON error response."""
+    body: dict[str, Any] = {"error": {"code": status, "message": message, "status": status_name}}
+    if reason:
+        body["error"]["details"] = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason}]
+    return Behaviour(status=status, error_body=json.dumps(body))
+
+
+def invalid_key() -> Behaviour:
+    return error(400, "API key not valid. Please pass a valid API key.", "INVALID_ARGUMENT", "API_KEY_INVALID")
+
+
+@dataclass
+class Recorded:
+    method: str
+    model: str
+    body: dict[str, Any]
+    api_key: str | None
+    at: float
+
+    @property
+    def message(self) -> str:
+        """The text of the last user content sent."""
+        parts = self.body["contents"][-1]["parts"]
+        return "".join(p.get("text", "") for p in parts)
+
+
+class FakeGemini:
+    """The server plus its script; use as a context manager or call start()/stop()."""
+
+    def __init__(self, *, default: Behaviour | None = None, port: int = 0) -> None:
+        self.default = default or Behaviour()
+        self.echo = True  # default replies repeat the user's message, with the default's timing
+        self.valid_keys: set[str] | None = None  # None accepts any key
+        self.requests: list[Recorded] = []
+        self._queue: deque[Behaviour] = deque()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> FakeGemini:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> FakeGemini:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def enqueue(self, *behaviours: Behaviour) -> None:
+        with self._lock:
+            self._queue.extend(behaviours)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._queue.clear()
+            self.requests.clear()
+        self.default = Behaviour()
+        self.echo = True
+        self.valid_keys = None
+
+    def _next(self, recorded: Recorded) -> Behaviour:
+        with self._lock:
+            self.requests.append(recorded)
+            if self._queue:
+                return self._queue.popleft()
+        if not self.echo:
+            return self.default
+        words = f"Fake reply to: {recorded.message[:200]}".split(" ")
+        return replace(self.default, chunks=[w + " " for w in words[:-1]] + [words[-1]])
+
+    def _sleep(self, seconds: float) -> bool:
+        """Sleep unless the server is stopping; False when it is."""
+        return not self._stopping.wait(min(seconds, MAX_HANG_SECONDS))
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                path, _, query = self.path.partition("?")
+                match = PATH.match(path)
+                length = int(self.headers.get("Content-Length", "0"))
+                raw = self.rfile.read(length)
+                if match is None:
+                    self._send(404, json.dumps({"error": {"code": 404, "message": "not found", "status": "NOT_FOUND"}}))
+                    return
+                recorded = Recorded(
+                    method=match["method"],
+                    model=match["model"],
+                    body=json.loads(raw or b"{}"),
+                    api_key=self.headers.get("x-goog-api-key"),
+                    at=time.monotonic(),
+                )
+                behaviour = fake._next(recorded)
+                if fake.valid_keys is not None and recorded.api_key not in fake.valid_keys:
+                    behaviour = invalid_key()
+                if behaviour.first_delay and not fake._sleep(behaviour.first_delay):
+                    return
+                if behaviour.status != 200:
+                    self._send(behaviour.status, behaviour.error_body or "", behaviour.headers)
+                    return
+                if match["method"] == "streamGenerateContent" and "alt=sse" in query:
+                    self._stream(behaviour)
+                else:
+                    self._send(200, json.dumps(_response(behaviour, "".join(behaviour.chunks), True)))
+
+            def _send(self, status: int, body: str, headers: dict[str, str] | None = None) -> None:
+                data = body.encode()
+                self.send_response(status)
+                content_type = "application/json" if body.startswith("{") else "text/html"
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _stream(self, behaviour: Behaviour) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                chunks = behaviour.chunks or [""]
+                for index, text in enumerate(chunks):
+                    if behaviour.break_after is not None and index >= behaviour.break_after:
+                        self.close_connection = True
+                        self.wfile.flush()
+                        self.connection.shutdown(2)
+                        return
+                    if index and behaviour.chunk_interval and not fake._sleep(behaviour.chunk_interval):
+                        return
+                    last = index == len(chunks) - 1
+                    event = f"data: {json.dumps(_response(behaviour, text, last))}\r\n\r\n".encode()
+                    try:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
+                        self.wfile.flush()
+                    except OSError:
+                        return
+                self.wfile.write(b"0\r\n\r\n")
+
+        return Handler
+
+
+def _response(behaviour: Behaviour, text: str, last: bool) -> dict[str, Any]:
+    usage = {"promptTokenCount": 12, "candidatesTokenCount": max(1, len(text) // 4), "totalTokenCount": 12 + len(text) // 4}
+    if behaviour.block_reason:
+        return {"promptFeedback": {"blockReason": behaviour.block_reason}, "usageMetadata": usage}
+    candidate: dict[str, Any] = {"content": {"role": "model", "parts": [{"text": text}] if text else []}, "index": 0}
+    if last and behaviour.finish_reason:
+        candidate["finishReason"] = behaviour.finish_reason
+    return {"candidates": [candidate], "usageMetadata": usage, "modelVersion": "fake"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8090)
+    parser.add_argument("--latency", type=float, default=0.3, help="seconds before the first chunk")
+    parser.add_argument("--interval", type=float, default=0.05, help="seconds between chunks")
+    args = parser.parse_args()
+    fake = FakeGemini(port=args.port, default=Behaviour(first_delay=args.latency, chunk_interval=args.interval))
+    print(f"fake Gemini on {fake.base_url}", flush=True)
+    fake.start()
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()
