@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import flask
 import functions_framework
-
 from firstaid_chat import logs, runtime
 from firstaid_chat.settings import Settings
 

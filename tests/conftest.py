@@ -15,7 +15,6 @@ FUNCTIONS = ROOT / "functions"
 sys.path.insert(0, str(FUNCTIONS))
 
 
-
 from tests.fakes.firestore_emulator import FirestoreEmulator, jar_path  # noqa: E402
 from tests.fakes.gemini import FakeGemini  # noqa: E402
 from tests.fakes.secret_manager import FakeSecretManager  # noqa: E402
@@ -43,7 +42,9 @@ def _restore_environ() -> Iterator[None]:
 def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reads the developer's own configuration or writes into the checkout."""
     for name in list(os.environ):
-        if name.startswith(("GEMINI_", "GOOGLE_GEMINI", "CHAT_STORE", "MODEL_PROVIDER", "FIRESTORE_", "ALLOWED_ORIGINS")):
+        if name.startswith(
+            ("GEMINI_", "GOOGLE_GEMINI", "CHAT_STORE", "MODEL_PROVIDER", "FIRESTORE_", "ALLOWED_ORIGINS")
+        ):
             monkeypatch.delenv(name)
     monkeypatch.setenv("SQLITE_PATH", str(tmp_path / "chat.sqlite3"))
     monkeypatch.setenv("RATE_LIMIT_SESSION_PER_MINUTE", "0")
@@ -106,7 +107,6 @@ def firestore_env(firestore_emulator: FirestoreEmulator, monkeypatch: pytest.Mon
 def make_client(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
     """A Flask test client of the real function target, built the way functions-framework builds it."""
     import functions_framework
-
     from firstaid_chat import runtime
 
     def build(**env: str) -> Any:

@@ -57,7 +57,11 @@ class FirestoreOps:
     def _count_stream(self, responses: Any) -> Iterator[Any]:
         for response in responses:
             # A missing document still costs a read; a query costs one per document returned.
-            if getattr(response, "found", None) or getattr(response, "missing", None) or getattr(response, "document", None):
+            if (
+                getattr(response, "found", None)
+                or getattr(response, "missing", None)
+                or getattr(response, "document", None)
+            ):
                 self.counts["reads"] += 1
             yield response
 

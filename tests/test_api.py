@@ -150,7 +150,8 @@ def test_retried_post_does_not_call_the_model_twice(client: Any, gemini: FakeGem
     assert len(gemini.requests) == 2
     assert retry["reply"] == reply["reply"]
     assert retry["turn"] == reply["turn"] == 2
-    assert retry["replayed"] is True and reply["replayed"] is False
+    assert retry["replayed"] is True
+    assert reply["replayed"] is False
     assert len(client.get(f"/v1/sessions/{first['session_id']}").get_json()["messages"]) == 4
 
 
@@ -189,7 +190,12 @@ def test_rate_limit_is_retried_then_answered(gemini: FakeGemini, make_client: An
 
 @pytest.mark.parametrize(
     ("status", "expected_status", "code"),
-    [(429, 429, "model_busy"), (503, 503, "model_unavailable"), (500, 503, "model_unavailable"), (400, 502, "upstream_error")],
+    [
+        (429, 429, "model_busy"),
+        (503, 503, "model_unavailable"),
+        (500, 503, "model_unavailable"),
+        (400, 502, "upstream_error"),
+    ],
 )
 def test_persistent_upstream_failure_maps_to_a_clear_error(
     gemini: FakeGemini, make_client: Any, status: int, expected_status: int, code: str

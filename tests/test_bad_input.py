@@ -17,7 +17,8 @@ def client(gemini: FakeGemini, make_client: Any) -> Any:
 
 def error_of(response: Any) -> tuple[int, str]:
     body = response.get_json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message"}
     assert body["error"]["message"]
     return response.status_code, body["error"]["code"]
 
@@ -45,7 +46,9 @@ BAD_BODIES = [
 
 
 @pytest.mark.parametrize(("body", "status", "code"), [b[1:] for b in BAD_BODIES], ids=[b[0] for b in BAD_BODIES])
-def test_bad_chat_body_is_rejected_clearly(client: Any, gemini: FakeGemini, body: bytes, status: int, code: str) -> None:
+def test_bad_chat_body_is_rejected_clearly(
+    client: Any, gemini: FakeGemini, body: bytes, status: int, code: str
+) -> None:
     response = client.post("/v1/chat", data=body, headers={"Content-Type": "application/json"})
     assert error_of(response) == (status, code)
     assert gemini.requests == []
@@ -64,13 +67,19 @@ def test_wrong_content_type_is_415(client: Any, content_type: str | None) -> Non
 
 
 def test_json_content_type_with_charset_is_accepted(client: Any) -> None:
-    response = client.post("/v1/chat", data=b'{"message": "hi"}', headers={"Content-Type": "application/json; charset=utf-8"})
+    response = client.post(
+        "/v1/chat", data=b'{"message": "hi"}', headers={"Content-Type": "application/json; charset=utf-8"}
+    )
     assert response.status_code == 200
 
 
 @pytest.mark.parametrize(
     ("method", "path", "allowed"),
-    [("GET", "/v1/chat", "OPTIONS, POST"), ("PUT", "/v1/sessions/" + "a" * 32, "DELETE, GET, HEAD, OPTIONS"), ("POST", "/healthz", "GET, HEAD, OPTIONS")],
+    [
+        ("GET", "/v1/chat", "OPTIONS, POST"),
+        ("PUT", "/v1/sessions/" + "a" * 32, "DELETE, GET, HEAD, OPTIONS"),
+        ("POST", "/healthz", "GET, HEAD, OPTIONS"),
+    ],
 )
 def test_wrong_method_is_405_with_allow(client: Any, method: str, path: str, allowed: str) -> None:
     response = client.open(path, method=method)

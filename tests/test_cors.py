@@ -26,7 +26,11 @@ def test_listed_origin_gets_cors_headers(client: Any) -> None:
 def test_preflight_from_listed_origin(client: Any) -> None:
     response = client.options(
         "/v1/chat",
-        headers={"Origin": PAGE, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"},
+        headers={
+            "Origin": PAGE,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
     )
     assert response.status_code == 204
     assert response.headers["Access-Control-Allow-Origin"] == PAGE
@@ -41,7 +45,7 @@ def test_unlisted_origin_gets_no_cors_headers(client: Any, origin: str) -> None:
         client.post("/v1/chat", json={"message": "hi"}, headers={"Origin": origin}),
         client.get("/healthz", headers={"Origin": origin}),
     ):
-        assert not any(name.startswith("Access-Control-") for name in response.headers.keys())
+        assert not any(name.startswith("Access-Control-") for name in response.headers)
 
 
 def test_error_responses_carry_cors_headers_so_the_page_can_read_them(client: Any) -> None:

@@ -7,8 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-
 from firstaid_chat.conversation import TurnDraft, new_session_id
+
 from tests.fakes.firestore_emulator import FirestoreEmulator
 from tests.firestore_ops import FirestoreOps
 from tests.test_store_contract import NOW, make_firestore
@@ -76,7 +76,9 @@ def test_session_and_turn_documents_carry_expires_at_for_ttl(store: Any) -> None
     store.append_turn(session_id, TurnDraft("hi", "hello"), NOW, create=True)
     client = store._client
     session_doc = client.collection("sessions").document(session_id).get().to_dict()
-    turn_doc = client.collection("sessions").document(session_id).collection("turns").document("00000001").get().to_dict()
+    turn_doc = (
+        client.collection("sessions").document(session_id).collection("turns").document("00000001").get().to_dict()
+    )
     assert session_doc["expires_at"] == NOW + timedelta(hours=1)
     assert turn_doc["expires_at"] == NOW + timedelta(hours=1)
 
@@ -84,13 +86,15 @@ def test_session_and_turn_documents_carry_expires_at_for_ttl(store: Any) -> None
 def test_unreachable_firestore_is_store_unavailable() -> None:
     import os
 
-    from google.cloud import firestore
-
     from firstaid_chat.errors import StoreUnavailable
     from firstaid_chat.store.firestore import FirestoreStore
+    from google.cloud import firestore
+
     from tests.fakes.firestore_emulator import free_port
 
     os.environ["FIRESTORE_EMULATOR_HOST"] = f"127.0.0.1:{free_port()}"
-    store = FirestoreStore(firestore.Client(project="nobody"), collection="sessions", ttl=timedelta(hours=1), tail_bytes=1000)
+    store = FirestoreStore(
+        firestore.Client(project="nobody"), collection="sessions", ttl=timedelta(hours=1), tail_bytes=1000
+    )
     with pytest.raises(StoreUnavailable):
         store.append_turn(new_session_id(), TurnDraft("a", "b"), NOW, create=True)

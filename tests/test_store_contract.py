@@ -4,28 +4,27 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-
 from firstaid_chat.conversation import TurnDraft, new_session_id
 from firstaid_chat.errors import SessionNotFound
 from firstaid_chat.store.sqlite import SQLiteStore
+
 from tests.conftest import PROJECT
 from tests.fakes.firestore_emulator import FirestoreEmulator
 
 TTL = timedelta(hours=1)
-NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
 def make_firestore(emulator: FirestoreEmulator, tail_bytes: int = 32_000) -> Any:
     import os
 
-    from google.cloud import firestore
-
     from firstaid_chat.store.firestore import FirestoreStore
+    from google.cloud import firestore
 
     os.environ["FIRESTORE_EMULATOR_HOST"] = emulator.host
     emulator.clear(PROJECT)
@@ -65,7 +64,8 @@ def test_turns_are_numbered_in_order_and_listed_in_order(store: Any) -> None:
     turns = store.list_turns(session_id, NOW)
     assert [t.seq for t in turns] == [1, 2, 3, 4, 5]
     assert [t.user_text for t in turns] == ["t1", "t2", "t3", "t4", "t5"]
-    assert turns[2].emergency and turns[2].source == "offline"
+    assert turns[2].emergency
+    assert turns[2].source == "offline"
     assert turns[0].created_at == NOW
 
 
@@ -138,7 +138,7 @@ def test_concurrent_turns_on_one_session_lose_and_duplicate_nothing(store: Any) 
     def post(i: int) -> None:
         try:
             store.append_turn(session_id, draft(f"concurrent {i}", f"id-{i}"), NOW, create=False)
-        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=post, args=(i,)) for i in range(20)]
@@ -157,6 +157,7 @@ def test_rate_limit_counts_within_a_window(store: Any) -> None:
     assert store.hit_rate_limit("client:1", 2, 60, NOW) is None
     assert store.hit_rate_limit("client:1", 2, 60, NOW) is None
     wait = store.hit_rate_limit("client:1", 2, 60, NOW)
-    assert wait is not None and 1 <= wait <= 60
+    assert wait is not None
+    assert 1 <= wait <= 60
     assert store.hit_rate_limit("client:2", 2, 60, NOW) is None
     assert store.hit_rate_limit("client:1", 2, 60, NOW + timedelta(seconds=60)) is None

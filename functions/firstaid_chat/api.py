@@ -169,7 +169,9 @@ def validate_chat_fields(data: Any, max_message_chars: int) -> ChatRequest:
         raise InvalidRequest("The body must be a JSON object.")
     unknown = sorted(set(data) - CHAT_FIELDS)
     if unknown:
-        raise InvalidRequest(f"Unknown field: {unknown[0][:40]!r}. Send message, session_id and client_message_id only.")
+        raise InvalidRequest(
+            f"Unknown field: {unknown[0][:40]!r}. Send message, session_id and client_message_id only."
+        )
     message = data.get("message")
     if not isinstance(message, str):
         raise InvalidRequest("'message' is required and must be a string.")

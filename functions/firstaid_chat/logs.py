@@ -10,10 +10,11 @@ import contextvars
 import json
 import logging
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-request_context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("request_context", default={})
+# Fields of the request being served (request id, trace), added to every log line it writes.
+request_context: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("request_context", default=None)
 
 _STANDARD = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime", "taskName"}
 
@@ -25,10 +26,10 @@ class JsonFormatter(logging.Formatter):
         entry: dict[str, Any] = {
             "severity": record.levelname,
             "message": record.getMessage(),
-            "time": datetime.fromtimestamp(record.created, tz=timezone.utc).isoformat(),
+            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(),
             "logger": record.name,
         }
-        entry.update(request_context.get())
+        entry.update(request_context.get() or {})
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
                 entry[key] = value

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .conversation import Session, Turn, TurnDraft, new_session_id
@@ -31,7 +31,10 @@ BLOCKED_REPLY = (
 )
 WITHHELD_NOTE = "\n\n(The rest of this reply was withheld by a safety filter.)"
 CUT_SHORT_NOTE = "\n\n(This reply was cut short. Ask me to continue if you need more.)"
-FALLBACK_NOTICE = "_Offline mode: the AI assistant is unavailable right now, so this answer comes from the built-in first-aid guide._\n\n"
+FALLBACK_NOTICE = (
+    "_Offline mode: the AI assistant is unavailable right now, "
+    "so this answer comes from the built-in first-aid guide._\n\n"
+)
 RATE_WINDOW_SECONDS = 60
 
 
@@ -73,7 +76,7 @@ class _Reply:
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def turn_payload(session_id: str, turn: Turn, emergency_number: str, *, replayed: bool = False) -> dict[str, Any]:
@@ -188,7 +191,11 @@ class ChatService:
                 self._note(chunk, reply)
                 produced = produced or bool(chunk.text) or chunk.prompt_blocked
                 yield chunk
-            if not produced and reply.finish_reason not in BLOCKED_FINISH_REASONS and reply.finish_reason != "MAX_TOKENS":
+            if (
+                not produced
+                and reply.finish_reason not in BLOCKED_FINISH_REASONS
+                and reply.finish_reason != "MAX_TOKENS"
+            ):
                 raise UpstreamError()
         except (UpstreamError, KeyUnavailable) as exc:
             if produced or self.fallback is None:
@@ -257,4 +264,3 @@ class ChatService:
     def erase(self, session_id: str) -> None:
         if not self.store.delete_session(session_id, self._clock()):
             raise SessionNotFound()
-

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_SYSTEM_INSTRUCTION = (
-    "You are a professional first-aid assistant. "
-    "Provide clear, step-by-step emergency instructions."
+    "You are a professional first-aid assistant. Provide clear, step-by-step emergency instructions."
 )
 
 # Gemini's harm categories and the thresholds we accept; a first-aid assistant must be
@@ -182,7 +181,9 @@ class _Env:
         try:
             value = int(raw)
         except ValueError:
-            raise SettingsError(f"{name}={raw!r} is not a whole number: set it to a number from {low} to {high}.") from None
+            raise SettingsError(
+                f"{name}={raw!r} is not a whole number: set it to a number from {low} to {high}."
+            ) from None
         if not low <= value <= high:
             raise SettingsError(f"{name}={value} is out of range: set it to a number from {low} to {high}.")
         return value

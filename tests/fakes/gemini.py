@@ -41,7 +41,9 @@ class Behaviour:
     break_after: int | None = None  # drop the connection after this many chunks
 
 
-def error(status: int, message: str = "error", status_name: str = "UNAVAILABLE", reason: str | None = None) -> Behaviour:
+def error(
+    status: int, message: str = "error", status_name: str = "UNAVAILABLE", reason: str | None = None
+) -> Behaviour:
     """A Google-style JSON error response."""
     body: dict[str, Any] = {"error": {"code": status, "message": message, "status": status_name}}
     if reason:
@@ -205,7 +207,11 @@ class FakeGemini:
 
 
 def _response(behaviour: Behaviour, text: str, last: bool) -> dict[str, Any]:
-    usage = {"promptTokenCount": 12, "candidatesTokenCount": max(1, len(text) // 4), "totalTokenCount": 12 + len(text) // 4}
+    usage = {
+        "promptTokenCount": 12,
+        "candidatesTokenCount": max(1, len(text) // 4),
+        "totalTokenCount": 12 + len(text) // 4,
+    }
     if behaviour.block_reason:
         return {"promptFeedback": {"blockReason": behaviour.block_reason}, "usageMetadata": usage}
     candidate: dict[str, Any] = {"content": {"role": "model", "parts": [{"text": text}] if text else []}, "index": 0}

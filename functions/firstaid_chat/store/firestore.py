@@ -162,7 +162,9 @@ class FirestoreStore:
             "expires_at": expires_at,
             "recent": [_turn_fields(t) for t in recent_tail([*recent, turn], self._tail_bytes)],
         }
-        batch.create(ref.collection("turns").document(f"{turn.seq:08d}"), {**_turn_fields(turn), "expires_at": expires_at})
+        batch.create(
+            ref.collection("turns").document(f"{turn.seq:08d}"), {**_turn_fields(turn), "expires_at": expires_at}
+        )
         if count == 0:
             batch.create(ref, {**session_fields, "created_at": now})
         else:
@@ -209,7 +211,7 @@ class FirestoreStore:
         return None
 
     def close(self) -> None:
-        self._client.close()
+        self._client.close()  # type: ignore[no-untyped-call]
 
 
 def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ..conversation import Session, Turn, TurnDraft
@@ -42,9 +42,7 @@ CREATE TABLE IF NOT EXISTS rate_limits (
     count INTEGER NOT NULL
 );
 """
-TURN_COLUMNS = (
-    "seq, client_message_id, user_text, reply_text, created_at, finish_reason, source, emergency, in_context"
-)
+TURN_COLUMNS = "seq, client_message_id, user_text, reply_text, created_at, finish_reason, source, emergency, in_context"
 # Rows fetched to build the recent tail; the byte budget usually stops far earlier.
 TAIL_ROWS = 200
 
@@ -54,7 +52,7 @@ def _ts(moment: datetime) -> float:
 
 
 def _dt(value: float) -> datetime:
-    return datetime.fromtimestamp(value, tz=timezone.utc)
+    return datetime.fromtimestamp(value, tz=UTC)
 
 
 def _turn(row: sqlite3.Row) -> Turn:

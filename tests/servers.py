@@ -1,0 +1,113 @@
+"""Real servers for end-to-end tests: the function under functions-framework, and a static file server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from tests.fakes.firestore_emulator import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+START_TIMEOUT_SECONDS = 30
+
+
+class FunctionServer:
+    """``functions-framework --target chat`` in its own process (gunicorn, as deployed), on loopback."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.env = env
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> FunctionServer:
+        executable = Path(sys.executable).with_name("functions-framework")
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [
+                str(executable),
+                "--target=chat",
+                f"--source={ROOT / 'functions' / 'main.py'}",
+                "--host=127.0.0.1",
+                f"--port={self.port}",
+            ],
+            cwd=ROOT / "functions",
+            env={**os.environ, **self.env},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"functions-framework exited with {self.process.returncode}: {self.logs()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as response:
+                    if response.status == 200:
+                        return self
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("functions-framework did not answer /healthz in time")
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.process = None
+        if hasattr(self, "_log"):
+            self._log.close()
+
+    def __enter__(self) -> FunctionServer:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+class StaticServer:
+    """Serves a folder on its own loopback origin, in a thread."""
+
+    def __init__(self, directory: Path, port: int = 0) -> None:
+        handler = partial(_QuietHandler, directory=str(directory))
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> StaticServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass

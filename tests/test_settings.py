@@ -1,0 +1,76 @@
+"""Settings: working defaults, and a message that names the variable for every bad value."""
+
+from __future__ import annotations
+
+import pytest
+from firstaid_chat.settings import Settings, SettingsError
+
+
+def test_defaults_need_no_cloud_account() -> None:
+    settings = Settings.from_env({})
+    assert settings.chat_store == "sqlite"
+    assert settings.model_provider == "auto"
+    assert not settings.uses_gemini
+    assert settings.gemini_model == "gemini-2.5-flash"
+    assert settings.emergency_number == "112"
+    assert settings.system_instruction.startswith("You are a professional first-aid assistant.")
+
+
+def test_a_key_switches_auto_to_gemini() -> None:
+    assert Settings.from_env({"GEMINI_API_KEY": "k"}).uses_gemini
+    assert Settings.from_env({"GEMINI_API_KEY_SECRET": "projects/p/secrets/s/versions/latest"}).uses_gemini
+    assert not Settings.from_env({"GEMINI_API_KEY": "k", "MODEL_PROVIDER": "offline"}).uses_gemini
+
+
+def test_the_key_is_not_in_the_settings_repr() -> None:
+    assert "sekrit-value" not in repr(Settings.from_env({"GEMINI_API_KEY": "sekrit-value"}))
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({"CHAT_STORE": "redis"}, "CHAT_STORE"),
+        ({"MODEL_PROVIDER": "gemini"}, "GEMINI_API_KEY"),
+        ({"CHAT_STORE": "firestore"}, "GOOGLE_CLOUD_PROJECT"),
+        ({"GEMINI_API_KEY_SECRET": "my-secret"}, "GEMINI_API_KEY_SECRET"),
+        ({"TEMPERATURE": "hot"}, "TEMPERATURE"),
+        ({"TEMPERATURE": "3"}, "TEMPERATURE"),
+        ({"MAX_OUTPUT_TOKENS": "0"}, "MAX_OUTPUT_TOKENS"),
+        ({"HISTORY_BUDGET_CHARS": "10000000"}, "HISTORY_BUDGET_CHARS"),
+        ({"ALLOWED_ORIGINS": "https://ok.example,https://bad.example/path"}, "ALLOWED_ORIGINS"),
+        ({"EMERGENCY_NUMBER": "call-me"}, "EMERGENCY_NUMBER"),
+        ({"SAFETY_SETTINGS": "HARM_CATEGORY_DANGEROUS_CONTENT=MAYBE"}, "SAFETY_SETTINGS"),
+        ({"FALLBACK": "pray"}, "FALLBACK"),
+        ({"FIRESTORE_COLLECTION": "a/b"}, "FIRESTORE_COLLECTION"),
+        ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
+    ],
+)
+def test_bad_setting_names_the_variable_to_fix(env: dict[str, str], names: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env(env)
+    assert names in str(raised.value)
+
+
+def test_safety_settings_parse_into_pairs() -> None:
+    settings = Settings.from_env(
+        {"SAFETY_SETTINGS": "harm_category_harassment=block_none, HARM_CATEGORY_HATE_SPEECH=OFF"}
+    )
+    assert settings.safety_settings == (
+        ("HARM_CATEGORY_HARASSMENT", "BLOCK_NONE"),
+        ("HARM_CATEGORY_HATE_SPEECH", "OFF"),
+    )
+
+
+def test_origins_are_normalised() -> None:
+    settings = Settings.from_env({"ALLOWED_ORIGINS": " https://a.example/ , http://localhost:8000"})
+    assert settings.allowed_origins == ("https://a.example", "http://localhost:8000")
+
+
+def test_invalid_settings_stop_the_function_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    import functions_framework
+
+    from tests.conftest import FUNCTIONS
+
+    monkeypatch.setenv("CHAT_STORE", "mongo")
+    with pytest.raises(SettingsError, match="CHAT_STORE"):
+        functions_framework.create_app(target="chat", source=str(FUNCTIONS / "main.py"))
