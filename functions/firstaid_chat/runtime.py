@@ -6,6 +6,7 @@ import threading
 
 from .api import ChatApi
 from .api_key import build_key_source
+from .auth import build_authenticator
 from .model import Model
 from .service import ChatService
 from .settings import Settings
@@ -31,7 +32,7 @@ def build_models(settings: Settings) -> tuple[Model, Model | None]:
 def build_api(settings: Settings) -> ChatApi:
     model, fallback = build_models(settings)
     service = ChatService(settings, build_store(settings), model, fallback=fallback)
-    return ChatApi(settings, service)
+    return ChatApi(settings, service, build_authenticator(settings))
 
 
 def get_api(settings: Settings) -> ChatApi:

@@ -81,6 +81,8 @@ class Settings:
     rate_limit_client_per_minute: int = 30
     auth_mode: str = "none"
     firebase_project: str | None = None
+    firebase_project_number: str | None = None
+    auth_keys_url: str | None = None
     log_level: str = "INFO"
 
     @property
@@ -127,6 +129,8 @@ class Settings:
             rate_limit_client_per_minute=env.integer("RATE_LIMIT_CLIENT_PER_MINUTE", 30, 0, 100_000),
             auth_mode=env.choice("AUTH_MODE", "none", ("none", "firebase_id_token", "app_check")),
             firebase_project=env.optional("FIREBASE_PROJECT"),
+            firebase_project_number=env.optional("FIREBASE_PROJECT_NUMBER"),
+            auth_keys_url=env.optional("AUTH_KEYS_URL"),
             log_level=env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
         )
         settings._check_combinations()
@@ -144,8 +148,13 @@ class Settings:
                 "CHAT_STORE=firestore needs GOOGLE_CLOUD_PROJECT (your project id); "
                 "or set CHAT_STORE=sqlite for local runs."
             )
-        if self.auth_mode != "none" and not (self.firebase_project or self.google_cloud_project):
-            raise SettingsError(f"AUTH_MODE={self.auth_mode} needs FIREBASE_PROJECT (or GOOGLE_CLOUD_PROJECT).")
+        if self.auth_mode == "firebase_id_token" and not (self.firebase_project or self.google_cloud_project):
+            raise SettingsError("AUTH_MODE=firebase_id_token needs FIREBASE_PROJECT (your Firebase project id).")
+        if self.auth_mode == "app_check" and not (self.firebase_project_number or "").isdigit():
+            raise SettingsError(
+                "AUTH_MODE=app_check needs FIREBASE_PROJECT_NUMBER (the numeric project number, "
+                "shown in the Firebase console's project settings)."
+            )
 
 
 class _Env:
