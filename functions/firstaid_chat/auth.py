@@ -22,7 +22,7 @@ import flask
 from .errors import Unauthorized
 from .settings import Settings
 
-FIREBASE_ID_TOKEN_KEYS = "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com"
+FIREBASE_ID_TOKEN_KEYS = "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com"  # noqa: S105 - a public URL, not a secret
 APP_CHECK_KEYS = "https://firebaseappcheck.googleapis.com/v1/jwks"
 KEYS_TTL_SECONDS = 3600.0
 CLOCK_SKEW_SECONDS = 30
