@@ -19,8 +19,9 @@ from tests.fakes.firestore_emulator import FirestoreEmulator, jar_path  # noqa: 
 from tests.fakes.gemini import FakeGemini  # noqa: E402
 from tests.fakes.secret_manager import FakeSecretManager  # noqa: E402
 
-# Shaped like a real key so leak checks would catch it anywhere it shows up.
-SENTINEL_KEY = "AIzaFAKE-sentinel-key-never-shown-0001"
+from tests import leaks  # noqa: E402
+from tests.leaks import SENTINEL_KEY  # noqa: E402
+
 PROJECT = "demo-firstaid"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -36,6 +37,42 @@ def _restore_environ() -> Iterator[None]:
     runtime.reset()
     os.environ.clear()
     os.environ.update(saved)
+
+
+@pytest.fixture(autouse=True)
+def _no_key_in_responses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every response an in-process client receives is checked for the test keys."""
+    from flask.testing import FlaskClient
+
+    original = FlaskClient.open
+
+    def open_and_check(self: FlaskClient, *args: Any, **kwargs: Any) -> Any:
+        response = original(self, *args, **kwargs)
+        leaks.check(response.get_data() + str(response.headers).encode(), f"a response to {args[0] if args else ''}")
+        return response
+
+    monkeypatch.setattr(FlaskClient, "open", open_and_check)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Fail a test whose captured output or logs contain a test key, or that saw a leaking response."""
+    outcome = yield
+    report = outcome.get_result()
+    for name, text in report.sections:
+        leaks.check(text, f"{item.nodeid} {name}", "log_texts")
+    if leaks.found and report.when == "call" and report.passed:
+        report.outcome = "failed"
+        report.longrepr = "key leak: " + "; ".join(sorted(set(leaks.found)))
+        leaks.found.clear()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    counts = leaks.checked
+    terminalreporter.write_line(
+        f"key leak guard: {counts['responses']} responses and {counts['log_texts']} captured outputs checked, "
+        f"{len(leaks.found)} leaks"
+    )
 
 
 @pytest.fixture(autouse=True)

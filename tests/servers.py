@@ -14,6 +14,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from tests import leaks
 from tests.fakes.firestore_emulator import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,6 +77,7 @@ class FunctionServer:
         self.process = None
         if hasattr(self, "_log"):
             self._log.close()
+            leaks.check(self.logs(), "the function server's logs", "log_texts")
 
     def __enter__(self) -> FunctionServer:
         return self.start()

@@ -75,6 +75,7 @@ class Settings:
     request_timeout_seconds: float = 55.0
     model_attempt_timeout_seconds: float = 25.0
     model_max_attempts: int = 4
+    store_timeout_seconds: float = 8.0
     allowed_origins: tuple[str, ...] = ("http://localhost:8000", "http://127.0.0.1:8000")
     emergency_number: str = "112"
     rate_limit_session_per_minute: int = 10
@@ -123,6 +124,7 @@ class Settings:
             request_timeout_seconds=env.number("REQUEST_TIMEOUT_SECONDS", 55.0, 1.0, 3600.0),
             model_attempt_timeout_seconds=env.number("MODEL_ATTEMPT_TIMEOUT_SECONDS", 25.0, 0.1, 3600.0),
             model_max_attempts=env.integer("MODEL_MAX_ATTEMPTS", 4, 1, 10),
+            store_timeout_seconds=env.number("STORE_TIMEOUT_SECONDS", 8.0, 0.1, 60.0),
             allowed_origins=env.origins("ALLOWED_ORIGINS", "http://localhost:8000,http://127.0.0.1:8000"),
             emergency_number=env.emergency_number("EMERGENCY_NUMBER", "112"),
             rate_limit_session_per_minute=env.integer("RATE_LIMIT_SESSION_PER_MINUTE", 10, 0, 100_000),

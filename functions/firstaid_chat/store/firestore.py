@@ -38,7 +38,6 @@ from ..history import recent_tail
 from ..settings import Settings
 from . import tail_bytes_for
 
-CALL_TIMEOUT_SECONDS = 8.0
 # How long a turn may keep retrying its commit against concurrent writers.
 COMMIT_DEADLINE_SECONDS = 20.0
 DELETE_BATCH = 400
@@ -48,7 +47,6 @@ _TRANSIENT = api_retry.if_exception_type(
     api_exceptions.DeadlineExceeded,
     api_exceptions.ResourceExhausted,
 )
-_RETRY = api_retry.Retry(predicate=_TRANSIENT, initial=0.1, maximum=1.0, multiplier=2.0, timeout=CALL_TIMEOUT_SECONDS)
 _CONFLICT = (api_exceptions.FailedPrecondition, api_exceptions.Conflict, api_exceptions.Aborted)
 
 
@@ -83,8 +81,14 @@ def _turn(data: dict[str, Any]) -> Turn:
 class FirestoreStore:
     """A Store on Cloud Firestore (or its emulator, when FIRESTORE_EMULATOR_HOST is set)."""
 
-    def __init__(self, client: firestore.Client, *, collection: str, ttl: timedelta, tail_bytes: int) -> None:
+    def __init__(
+        self, client: firestore.Client, *, collection: str, ttl: timedelta, tail_bytes: int, timeout: float = 8.0
+    ) -> None:
         self._client = client
+        # Each call is retried on transient errors until ``timeout``; an outage then
+        # surfaces as StoreUnavailable instead of holding the request until the function's deadline.
+        self._timeout = timeout
+        self._retry = api_retry.Retry(predicate=_TRANSIENT, initial=0.1, maximum=1.0, multiplier=2.0, timeout=timeout)
         self._sessions = client.collection(collection)
         self._limits = client.collection("ratelimits")
         self._ttl = ttl
@@ -98,10 +102,11 @@ class FirestoreStore:
             collection=settings.firestore_collection,
             ttl=timedelta(hours=settings.session_ttl_hours),
             tail_bytes=tail_bytes_for(settings),
+            timeout=settings.store_timeout_seconds,
         )
 
     def _snapshot(self, session_id: str) -> Any:
-        return self._sessions.document(session_id).get(retry=_RETRY, timeout=CALL_TIMEOUT_SECONDS)
+        return self._sessions.document(session_id).get(retry=self._retry, timeout=self._timeout)
 
     @staticmethod
     def _is_live(snapshot: Any, now: datetime) -> bool:
@@ -169,7 +174,7 @@ class FirestoreStore:
             batch.create(ref, {**session_fields, "created_at": now})
         else:
             batch.update(ref, session_fields, option=self._client.write_option(last_update_time=snapshot.update_time))
-        batch.commit(retry=_RETRY, timeout=CALL_TIMEOUT_SECONDS)
+        batch.commit(retry=self._retry, timeout=self._timeout)
         return turn
 
     def list_turns(self, session_id: str, now: datetime) -> list[Turn] | None:
@@ -177,7 +182,7 @@ class FirestoreStore:
             if not self._is_live(self._snapshot(session_id), now):
                 return None
             query = self._sessions.document(session_id).collection("turns").order_by("seq")
-            return [_turn(doc.to_dict()) for doc in query.stream(retry=_RETRY, timeout=CALL_TIMEOUT_SECONDS)]
+            return [_turn(doc.to_dict()) for doc in query.stream(retry=self._retry, timeout=self._timeout)]
 
     def delete_session(self, session_id: str, now: datetime) -> bool:
         ref = self._sessions.document(session_id)
@@ -185,12 +190,12 @@ class FirestoreStore:
             live = self._is_live(self._snapshot(session_id), now)
             # The session document goes first: from then on the conversation is gone
             # for every reader, and an in-flight turn's precondition fails.
-            ref.delete(retry=_RETRY, timeout=CALL_TIMEOUT_SECONDS)
+            ref.delete(retry=self._retry, timeout=self._timeout)
             for chunk in _chunks(ref.collection("turns").list_documents(page_size=DELETE_BATCH), DELETE_BATCH):
                 batch = self._client.batch()
                 for turn_ref in chunk:
                     batch.delete(turn_ref)
-                batch.commit(retry=_RETRY, timeout=CALL_TIMEOUT_SECONDS)
+                batch.commit(retry=self._retry, timeout=self._timeout)
         return live
 
     def hit_rate_limit(self, key: str, limit: int, window_seconds: int, now: datetime) -> int | None:
@@ -204,7 +209,7 @@ class FirestoreStore:
         )
         # One write and no read: the commit returns the counter's new value.
         with _store_errors():
-            result = batch.commit(retry=_RETRY, timeout=CALL_TIMEOUT_SECONDS)[0]
+            result = batch.commit(retry=self._retry, timeout=self._timeout)[0]
         count = int(result.transform_results[0].integer_value)
         if count > limit:
             return max(1, int((window + 1) * window_seconds - now.timestamp() + 0.999))
