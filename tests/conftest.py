@@ -68,6 +68,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    from tests.reliability import report
+
+    table = report.render()
+    if table:
+        terminalreporter.write_sep("=", "reliability report")
+        terminalreporter.write_line(table)
+        report.write(ROOT / "artifacts" / "reliability.md")
     counts = leaks.checked
     terminalreporter.write_line(
         f"key leak guard: {counts['responses']} responses and {counts['log_texts']} captured outputs checked, "

@@ -17,14 +17,17 @@ from tests.servers import FunctionServer
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def server(gemini: FakeGemini, tmp_path: Path) -> Iterator[FunctionServer]:
+@pytest.fixture(scope="module")
+def server(gemini_server: FakeGemini, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FunctionServer]:
+    tmp_path = tmp_path_factory.mktemp("e2e")
     env = {
-        "GOOGLE_GEMINI_BASE_URL": gemini.base_url,
+        "GOOGLE_GEMINI_BASE_URL": gemini_server.base_url,
         "GEMINI_API_KEY": SENTINEL_KEY,
         "MODEL_PROVIDER": "gemini",
         "SQLITE_PATH": str(tmp_path / "e2e.sqlite3"),
         "ALLOWED_ORIGINS": "http://localhost:8000",
+        "RATE_LIMIT_SESSION_PER_MINUTE": "0",
+        "RATE_LIMIT_CLIENT_PER_MINUTE": "0",
     }
     with FunctionServer(env, tmp_path / "server.log") as running:
         yield running
@@ -40,7 +43,7 @@ def request(url: str, body: Any = None, method: str = "GET", **headers: str) -> 
         return exc.code, dict(exc.headers), exc.read()
 
 
-def test_conversation_over_real_http(server: FunctionServer) -> None:
+def test_conversation_over_real_http(server: FunctionServer, gemini: FakeGemini) -> None:
     status, _headers, body = request(f"{server.url}/v1/chat", {"message": "hello"}, "POST")
     assert status == 200
     first = json.loads(body)
@@ -73,14 +76,14 @@ def test_stream_arrives_as_it_is_generated(server: FunctionServer, gemini: FakeG
     assert arrivals[0][1] < arrivals[2][1] - 0.5
 
 
-def test_bad_input_over_real_http_is_a_4xx(server: FunctionServer) -> None:
+def test_bad_input_over_real_http_is_a_4xx(server: FunctionServer, gemini: FakeGemini) -> None:
     req = urllib.request.Request(f"{server.url}/v1/chat", data=b"\xff", headers={"Content-Type": "application/json"})
     with pytest.raises(urllib.error.HTTPError) as raised:
         urllib.request.urlopen(req, timeout=10)
     assert raised.value.code == 400
 
 
-def test_server_logs_are_json_and_never_hold_the_key(server: FunctionServer) -> None:
+def test_server_logs_are_json_and_never_hold_the_key(server: FunctionServer, gemini: FakeGemini) -> None:
     request(f"{server.url}/v1/chat", {"message": "hello"}, "POST")
     logs = server.logs()
     assert SENTINEL_KEY not in logs
