@@ -15,11 +15,10 @@ FUNCTIONS = ROOT / "functions"
 sys.path.insert(0, str(FUNCTIONS))
 
 
+from tests import leaks  # noqa: E402
 from tests.fakes.firestore_emulator import FirestoreEmulator, jar_path  # noqa: E402
 from tests.fakes.gemini import FakeGemini  # noqa: E402
 from tests.fakes.secret_manager import FakeSecretManager  # noqa: E402
-
-from tests import leaks  # noqa: E402
 from tests.leaks import SENTINEL_KEY  # noqa: E402
 
 PROJECT = "demo-firstaid"
