@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import flask
 import functions_framework
+from werkzeug.exceptions import HTTPException
 from firstaid_chat import logs, runtime
 from firstaid_chat.settings import Settings
 
@@ -19,3 +20,8 @@ logs.configure(settings.log_level)
 @functions_framework.http
 def chat(request: flask.Request) -> flask.Response:
     return runtime.get_api(settings)(request)
+
+
+@functions_framework.errorhandler(HTTPException)
+def framework_error(exc: HTTPException) -> flask.Response:
+    return runtime.get_api(settings).framework_error(flask.request, exc)

@@ -96,3 +96,10 @@ def test_unknown_path_is_404(client: Any, path: str) -> None:
 def test_malformed_session_id_in_path_is_400(client: Any, session_id: str) -> None:
     assert error_of(client.get(f"/v1/sessions/{session_id}")) == (400, "invalid_session_id")
     assert error_of(client.delete(f"/v1/sessions/{session_id}")) == (400, "invalid_session_id")
+
+
+@pytest.mark.parametrize("path", ["/v1/sessions/a%0Ab", "/v1/chat%0A", "/%0A"])
+def test_paths_the_framework_rejects_still_get_the_json_envelope(client: Any, path: str) -> None:
+    response = client.get(path)
+    assert response.mimetype == "application/json"
+    assert error_of(response) == (404, "not_found")

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import flask
+from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
 from werkzeug.exceptions import NotFound as WerkzeugNotFound
 from werkzeug.routing import Map, Rule
@@ -87,6 +88,20 @@ class ChatApi:
             return response
         finally:
             request_context.reset(token)
+
+    def framework_error(self, request: flask.Request, exc: HTTPException) -> flask.Response:
+        """The JSON envelope for errors the web framework raises before the function runs.
+
+        Flask's catch-all route does not match every path (a path with a newline, say);
+        those requests never reach ``__call__`` and would otherwise get an HTML page.
+        """
+        mapped = {400: InvalidRequest, 404: NotFound, 405: MethodNotAllowed, 413: PayloadTooLarge}
+        error = mapped.get(exc.code or 500, ChatError)()
+        response = _error_response(error)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        self._add_cors(request, response)
+        return response
 
     def _dispatch(self, request: flask.Request, started: float) -> flask.Response:
         if request.method == "OPTIONS":

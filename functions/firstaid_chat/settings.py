@@ -68,6 +68,7 @@ class Settings:
     safety_settings: tuple[tuple[str, str], ...] = ()
     temperature: float = 0.3
     max_output_tokens: int = 1024
+    thinking_budget: int = 0
     history_budget_chars: int = 16_000
     max_message_chars: int = 4_000
     max_body_bytes: int = 32_768
@@ -117,6 +118,7 @@ class Settings:
             safety_settings=env.safety_settings("SAFETY_SETTINGS", DEFAULT_SAFETY_SETTINGS),
             temperature=env.number("TEMPERATURE", 0.3, 0.0, 2.0),
             max_output_tokens=env.integer("MAX_OUTPUT_TOKENS", 1024, 1, 65_536),
+            thinking_budget=env.integer("THINKING_BUDGET", 0, -1, 32_768),
             history_budget_chars=env.integer("HISTORY_BUDGET_CHARS", 16_000, 0, MAX_HISTORY_BUDGET_CHARS),
             max_message_chars=env.integer("MAX_MESSAGE_CHARS", 4_000, 1, 100_000),
             max_body_bytes=env.integer("MAX_BODY_BYTES", 32_768, 1_024, 1_048_576),

@@ -75,6 +75,9 @@ class GeminiModel:
             system_instruction=settings.system_instruction,
             temperature=settings.temperature,
             max_output_tokens=settings.max_output_tokens,
+            # Thinking tokens count against max_output_tokens and delay the first word;
+            # first-aid steps need neither, so thinking is off unless THINKING_BUDGET says otherwise.
+            thinking_config=types.ThinkingConfig(thinking_budget=settings.thinking_budget),
             safety_settings=[
                 types.SafetySetting(category=types.HarmCategory(c), threshold=types.HarmBlockThreshold(t))
                 for c, t in settings.safety_settings

@@ -1,0 +1,348 @@
+#!/usr/bin/env bash
+# Deploy the first-aid chat: Firestore, the Gemini key secret, a least-privilege
+# service account, the function, and the static page in a public bucket.
+# Safe to re-run: existing resources are kept, the function and the page are
+# updated. See infra/README.md.
+set -euo pipefail
+
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+usage() {
+  cat <<'EOF'
+Usage: infra/deploy.sh [--dry-run] [--key-file PATH|-]
+
+  --dry-run        Print every gcloud command instead of running it (assumes a
+                   fresh project; needs no credentials).
+  --key-file PATH  Store the Gemini API key read from PATH as a new secret
+                   version; "-" reads it from standard input. Without it, the
+                   deploy prompts for the key only if the secret has none yet.
+
+Settings: infra/config.env, overridden by the file INFRA_CONFIG names and then
+by environment variables of the same names.
+EOF
+}
+
+KEY_FILE=""
+while (($#)); do
+  case $1 in
+    --dry-run) DRY_RUN=true ;;
+    --key-file)
+      (($# >= 2)) || die "--key-file needs a path (or - for standard input)"
+      KEY_FILE=$2
+      shift
+      ;;
+    --key-file=*) KEY_FILE=${1#--key-file=} ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; die "unknown argument: $1" ;;
+  esac
+  shift
+done
+
+load_config
+
+# ------------------------------------------------------------------ checks --
+
+check_settings() {
+  local name timeout_seconds
+  for name in CONCURRENCY MAX_INSTANCES MIN_INSTANCES; do
+    require_integer "$name"
+  done
+  [[ $TIMEOUT =~ ^([0-9]+)s?$ ]] || die "TIMEOUT must be seconds such as 60s, got '$TIMEOUT'"
+  timeout_seconds=${BASH_REMATCH[1]}
+  # For a whole number of seconds T, v < T exactly when floor(v) < T.
+  [[ $REQUEST_TIMEOUT_SECONDS =~ ^([0-9]+)(\.[0-9]+)?$ ]] ||
+    die "REQUEST_TIMEOUT_SECONDS must be a number of seconds, got '$REQUEST_TIMEOUT_SECONDS'"
+  ((10#${BASH_REMATCH[1]} < timeout_seconds)) ||
+    die "REQUEST_TIMEOUT_SECONDS ($REQUEST_TIMEOUT_SECONDS) must be below the function's TIMEOUT ($TIMEOUT)"
+  [[ $CPU =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "CPU must be a number, got '$CPU'"
+  if ((10#$CONCURRENCY > 1)) && [[ $CPU =~ ^0*(\.[0-9]*)?$ ]]; then
+    die "CONCURRENCY above 1 needs CPU of at least 1, got CPU=$CPU"
+  fi
+  ((10#$MIN_INSTANCES <= 10#$MAX_INSTANCES)) || die "MIN_INSTANCES must not exceed MAX_INSTANCES"
+  [[ $ALLOW_UNAUTHENTICATED == true || $ALLOW_UNAUTHENTICATED == false ]] ||
+    die "ALLOW_UNAUTHENTICATED must be true or false, got '$ALLOW_UNAUTHENTICATED'"
+  if [[ $ALLOW_UNAUTHENTICATED == false ]]; then
+    note "ALLOW_UNAUTHENTICATED=false: only IAM-authenticated callers can reach the"
+    note "function, so the public page will not be able to use it."
+  fi
+
+  local missing=""
+  [[ -f $FUNCTION_SOURCE_PATH/main.py ]] || missing+=" $FUNCTION_SOURCE_PATH/main.py"
+  [[ -f $FUNCTION_SOURCE_PATH/requirements.txt ]] || missing+=" $FUNCTION_SOURCE_PATH/requirements.txt"
+  [[ -f $SITE_SOURCE_PATH/index.html ]] || missing+=" $SITE_SOURCE_PATH/index.html"
+  if [[ -n $missing ]]; then
+    $DRY_RUN || die "missing:$missing"
+    note "warning: missing:$missing (a real deploy would stop here)"
+  fi
+  if ! $DRY_RUN; then
+    command -v gcloud >/dev/null || die "gcloud not found: install the Google Cloud CLI (see infra/README.md)"
+  fi
+}
+
+# ------------------------------------------------------------------- steps --
+
+enable_apis() {
+  step "Enabling APIs"
+  # Already-enabled services are a no-op. Cloud Build and Artifact Registry
+  # build the function's container; Cloud Run serves it.
+  run gcloud services enable \
+    cloudfunctions.googleapis.com run.googleapis.com cloudbuild.googleapis.com \
+    artifactregistry.googleapis.com firestore.googleapis.com \
+    secretmanager.googleapis.com iam.googleapis.com logging.googleapis.com \
+    storage.googleapis.com cloudresourcemanager.googleapis.com \
+    --project="$PROJECT_ID"
+}
+
+create_firestore() {
+  step "Creating the Firestore database $FIRESTORE_DATABASE"
+  if exists gcloud firestore databases describe --database="$FIRESTORE_DATABASE" --project="$PROJECT_ID"; then
+    note "exists; kept"
+  else
+    run gcloud firestore databases create --database="$FIRESTORE_DATABASE" \
+      --location="$FIRESTORE_LOCATION" --type=firestore-native --project="$PROJECT_ID"
+  fi
+
+  step "Setting Firestore TTL on expires_at"
+  local ttl_fields group
+  capture ttl_fields "" gcloud firestore fields ttls list --database="$FIRESTORE_DATABASE" \
+    --project="$PROJECT_ID" --format='value(name,ttlConfig.state)'
+  for group in $TTL_COLLECTION_GROUPS; do
+    # A policy that is CREATING or ACTIVE needs nothing; a missing one or one in
+    # NEEDS_REPAIR is (re-)enabled. Takes effect in the background.
+    if [[ $ttl_fields =~ /collectionGroups/$group/fields/expires_at[[:space:]]+(CREATING|ACTIVE) ]]; then
+      note "$group.expires_at: already set"
+    else
+      run gcloud firestore fields ttls update expires_at --collection-group="$group" \
+        --database="$FIRESTORE_DATABASE" --enable-ttl --async --project="$PROJECT_ID"
+    fi
+  done
+}
+
+store_api_key() {
+  step "Storing the Gemini API key in Secret Manager ($SECRET_NAME)"
+  if exists gcloud secrets describe "$SECRET_NAME" --project="$PROJECT_ID"; then
+    note "secret exists; kept"
+  else
+    run gcloud secrets create "$SECRET_NAME" --replication-policy=automatic --project="$PROJECT_ID"
+  fi
+
+  local key_source=$KEY_FILE versions
+  if [[ -z $key_source ]]; then
+    capture versions "" gcloud secrets versions list "$SECRET_NAME" --filter=state:ENABLED \
+      --limit=1 --format='value(name)' --project="$PROJECT_ID"
+    if [[ -n $versions ]]; then
+      note "a key version exists; kept (rotate with infra/rotate-key.sh)"
+      return
+    fi
+  fi
+
+  local api_key=""
+  if $DRY_RUN; then
+    note "(dry run: the key would be read from ${key_source:-a hidden prompt} and piped on standard input)"
+  else
+    read_api_key api_key "$key_source"
+  fi
+  run_with_secret_stdin "$api_key" gcloud secrets versions add "$SECRET_NAME" --data-file=- --project="$PROJECT_ID"
+}
+
+# Create the service account $1 (the part before @) unless it exists, and
+# grant it the project roles that follow. Adding a binding that is already
+# there changes nothing; --condition=None keeps gcloud from prompting when the
+# project policy has conditions.
+ensure_service_account() {
+  local name=$1 display_name=$2 email=$1@$PROJECT_ID.iam.gserviceaccount.com role
+  shift 2
+  step "Creating the service account $email"
+  if exists gcloud iam service-accounts describe "$email" --project="$PROJECT_ID"; then
+    note "exists; kept"
+  else
+    run gcloud iam service-accounts create "$name" --display-name="$display_name" --project="$PROJECT_ID"
+  fi
+  for role in "$@"; do
+    run_retried gcloud projects add-iam-policy-binding "$PROJECT_ID" \
+      --member="serviceAccount:$email" --role="$role" --condition=None --quiet --format=none
+  done
+}
+
+create_service_accounts() {
+  ensure_service_account "$SERVICE_ACCOUNT_NAME" "First-aid chat function (runtime)" "${RUNTIME_PROJECT_ROLES[@]}"
+  # Access to this one secret only, not to every secret in the project.
+  run_retried gcloud secrets add-iam-policy-binding "$SECRET_NAME" \
+    --member="serviceAccount:$SERVICE_ACCOUNT_EMAIL" --role=roles/secretmanager.secretAccessor \
+    --project="$PROJECT_ID" --format=none
+  if [[ -n $BUILD_SERVICE_ACCOUNT_EMAIL ]]; then
+    # Projects created since mid-2024 build with the Compute Engine default
+    # account, which no longer holds the roles a build needs; a dedicated
+    # builder avoids both the failure and widening that shared account.
+    ensure_service_account "$BUILD_SERVICE_ACCOUNT_NAME" "First-aid chat function (build)" "${BUILD_PROJECT_ROLES[@]}"
+  fi
+}
+
+create_bucket() {
+  step "Creating the bucket gs://$BUCKET for the page"
+  if exists gcloud storage buckets describe "gs://$BUCKET" --project="$PROJECT_ID"; then
+    note "exists; kept"
+  else
+    run gcloud storage buckets create "gs://$BUCKET" --location="$REGION" \
+      --uniform-bucket-level-access --no-public-access-prevention --project="$PROJECT_ID"
+  fi
+  step "Making the page public-readable"
+  run gcloud storage buckets add-iam-policy-binding "gs://$BUCKET" --member=allUsers \
+    --role=roles/storage.objectViewer --project="$PROJECT_ID" --format=none
+}
+
+# YAML double-quoted scalar: every value reaches the function as a string,
+# whatever commas, colons, quotes or newlines it holds.
+yaml_string() {
+  local s=$1
+  s=${s//\\/\\\\}
+  s=${s//\"/\\\"}
+  s=${s//$'\n'/\\n}
+  s=${s//$'\r'/\\r}
+  s=${s//$'\t'/\\t}
+  printf '"%s"' "$s"
+}
+
+# Settings passed through from the configuration when not empty.
+FUNCTION_SETTINGS="FIRESTORE_DATABASE FIRESTORE_COLLECTION GEMINI_MODEL SYSTEM_INSTRUCTION
+  TEMPERATURE SAFETY_SETTINGS MAX_OUTPUT_TOKENS HISTORY_BUDGET_CHARS MAX_MESSAGE_CHARS
+  MAX_BODY_BYTES SESSION_TTL_HOURS REQUEST_TIMEOUT_SECONDS MODEL_ATTEMPT_TIMEOUT_SECONDS
+  MODEL_MAX_ATTEMPTS LOG_LEVEL MODEL_PROVIDER FALLBACK EMERGENCY_NUMBER
+  RATE_LIMIT_SESSION_PER_MINUTE RATE_LIMIT_CLIENT_PER_MINUTE AUTH_MODE FIREBASE_PROJECT"
+
+# Write the function's environment to $1 (for --env-vars-file, which, unlike
+# --set-env-vars, needs no escaping of the commas in ALLOWED_ORIGINS).
+write_env_file() {
+  local file=$1 name allowed_origins=$PAGE_ORIGIN
+  if [[ -n ${EXTRA_ALLOWED_ORIGINS:-} ]]; then
+    allowed_origins+=",$EXTRA_ALLOWED_ORIGINS"
+  fi
+  {
+    printf 'CHAT_STORE: "firestore"\n'
+    printf 'GOOGLE_CLOUD_PROJECT: %s\n' "$(yaml_string "$PROJECT_ID")"
+    printf 'GEMINI_API_KEY_SECRET: %s\n' "$(yaml_string "$SECRET_VERSION_PATH")"
+    printf 'ALLOWED_ORIGINS: %s\n' "$(yaml_string "$allowed_origins")"
+    printf 'THREADS: %s\n' "$(yaml_string "$CONCURRENCY")"
+    for name in $FUNCTION_SETTINGS; do
+      if [[ -n ${!name:-} ]]; then
+        printf '%s: %s\n' "$name" "$(yaml_string "${!name}")"
+      fi
+    done
+  } >"$file"
+}
+
+deploy_function() {
+  step "Deploying the function $FUNCTION_NAME (builds in Cloud Build; takes a few minutes)"
+  local env_file=$WORK_DIR/function-env.yaml
+  write_env_file "$env_file"
+  local access=--no-allow-unauthenticated
+  if [[ $ALLOW_UNAUTHENTICATED == true ]]; then
+    access=--allow-unauthenticated
+  fi
+  local extra=()
+  if [[ -n $BUILD_SERVICE_ACCOUNT_EMAIL ]]; then
+    extra+=(--build-service-account="projects/$PROJECT_ID/serviceAccounts/$BUILD_SERVICE_ACCOUNT_EMAIL")
+  fi
+  # --[no-]allow-unauthenticated adds or removes the allUsers invoker binding
+  # on every deploy, so flipping ALLOW_UNAUTHENTICATED takes effect on re-run.
+  run gcloud functions deploy "$FUNCTION_NAME" --gen2 --region="$REGION" --runtime=python312 \
+    --source="$FUNCTION_SOURCE_PATH" --entry-point=chat --trigger-http "$access" \
+    --run-service-account="$SERVICE_ACCOUNT_EMAIL" --memory="$MEMORY" --cpu="$CPU" \
+    --timeout="$TIMEOUT" --concurrency="$CONCURRENCY" --max-instances="$MAX_INSTANCES" \
+    --min-instances="$MIN_INSTANCES" --env-vars-file="$env_file" \
+    ${extra[@]+"${extra[@]}"} --project="$PROJECT_ID" --quiet
+  note "environment ($env_file):"
+  sed 's/^/      /' "$env_file"
+
+  capture FUNCTION_URL "https://$FUNCTION_NAME-PROJECT_HASH.$REGION.run.app" \
+    gcloud functions describe "$FUNCTION_NAME" --gen2 --region="$REGION" \
+    --format='value(serviceConfig.uri)' --project="$PROJECT_ID"
+  [[ $FUNCTION_URL =~ ^https:// ]] || die "unexpected function URL: '$FUNCTION_URL'"
+  if $DRY_RUN; then
+    note "(dry run: placeholder URL $FUNCTION_URL)"
+  fi
+}
+
+# JSON string: the URL holds no quotes or backslashes in practice, but a
+# config.json that is always valid costs two substitutions.
+json_string() {
+  local s=${1//\\/\\\\}
+  printf '"%s"' "${s//\"/\\\"}"
+}
+
+# Copy the page to $WORK_DIR/site with a config.json naming the function. The
+# repository's config.json, which points at a local server, is left alone.
+write_page() {
+  SITE=$WORK_DIR/site
+  mkdir -p "$SITE"
+  if [[ -d $SITE_SOURCE_PATH ]]; then
+    cp -R "$SITE_SOURCE_PATH/." "$SITE/"
+  fi
+  printf '{"apiBaseUrl": %s}\n' "$(json_string "$FUNCTION_URL")" >"$SITE/config.json"
+  note "config.json: $(<"$SITE/config.json")"
+  if [[ $PAGE_HOSTING == none ]]; then
+    step "Page written to $SITE"
+    note "Upload it to the host serving $PAGE_ORIGIN (see infra/README.md)."
+  fi
+}
+
+upload_page() {
+  step "Uploading the page to gs://$BUCKET"
+  write_page
+  local site=$SITE
+
+  # Assets may be cached for 5 minutes; HTML and config.json are revalidated
+  # on every load so that a redeploy shows at once and never pairs a new page
+  # with an old API URL. Excluded files are neither copied nor deleted by rsync.
+  run gcloud storage rsync "$site" "gs://$BUCKET" --recursive --delete-unmatched-destination-objects \
+    --exclude='^[^/]*\.html$|^config\.json$' --cache-control='public, max-age=300' \
+    --project="$PROJECT_ID"
+  local fresh=() file
+  for file in "$site"/*.html "$site/config.json"; do
+    [[ -f $file ]] && fresh+=("$file")
+  done
+  run gcloud storage cp "${fresh[@]}" "gs://$BUCKET/" --cache-control=no-cache --project="$PROJECT_ID"
+}
+
+# ------------------------------------------------------------------- main --
+
+if [[ $PAGE_HOSTING == none && -z ${INFRA_WORK_DIR:-} ]]; then
+  die "PAGE_HOSTING=none needs INFRA_WORK_DIR: the directory to write the finished page to"
+fi
+if [[ -n ${INFRA_WORK_DIR:-} ]]; then
+  # Kept after the run (tests and debugging look at the generated files).
+  WORK_DIR=$INFRA_WORK_DIR
+  mkdir -p "$WORK_DIR"
+else
+  WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/firstaid-deploy.XXXXXX")
+  trap 'rm -rf "$WORK_DIR"' EXIT
+fi
+
+if $DRY_RUN; then
+  echo "Dry run: printing the commands for a fresh project; nothing is run."
+fi
+echo "Project $PROJECT_ID, region $REGION, function $FUNCTION_NAME, page origin $PAGE_ORIGIN"
+check_settings
+
+# The page's origin is known from the bucket before anything is deployed, so
+# the function is deployed once, already allowing it.
+enable_apis
+create_firestore
+store_api_key
+create_service_accounts
+if [[ $PAGE_HOSTING == gcs ]]; then
+  create_bucket
+fi
+deploy_function
+if [[ $PAGE_HOSTING == gcs ]]; then
+  upload_page
+else
+  write_page
+fi
+
+step "Done"
+note "Page:      $PAGE_URL"
+note "API:       $FUNCTION_URL"
+note "Logs:      infra/logs.sh   (or: gcloud functions logs read $FUNCTION_NAME --gen2 --region=$REGION --project=$PROJECT_ID)"
+note "New key:   infra/rotate-key.sh --key-file PATH   (no redeploy needed)"

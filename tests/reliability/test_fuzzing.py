@@ -1,0 +1,140 @@
+"""Bad input at scale: Schemathesis against openapi.yaml and the live server; Hypothesis on the pure parts."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from firstaid_chat.api import validate_chat_fields
+from firstaid_chat.conversation import Turn
+from firstaid_chat.errors import ChatError
+from firstaid_chat.history import history_window, recent_tail
+from tests.conftest import ROOT, SENTINEL_KEY
+from tests.fakes.gemini import FakeGemini
+from tests.reliability import report
+from tests.servers import FunctionServer
+
+pytestmark = pytest.mark.reliability
+HERE = Path(__file__).parent
+
+
+@pytest.fixture
+def server(gemini: FakeGemini, tmp_path: Path) -> Iterator[FunctionServer]:
+    env = {
+        "GOOGLE_GEMINI_BASE_URL": gemini.base_url,
+        "GEMINI_API_KEY": SENTINEL_KEY,
+        "MODEL_PROVIDER": "gemini",
+        "SQLITE_PATH": str(tmp_path / "fuzz.sqlite3"),
+        "RATE_LIMIT_SESSION_PER_MINUTE": "0",
+        "RATE_LIMIT_CLIENT_PER_MINUTE": "0",
+    }
+    with FunctionServer(env, tmp_path / "server.log") as running:
+        yield running
+
+
+def test_schemathesis_finds_no_server_error_and_no_contract_violation(server: FunctionServer, tmp_path: Path) -> None:
+    report_path = tmp_path / "schemathesis.json"
+    command = [
+        str(Path(sys.executable).with_name("schemathesis")),
+        "--config-file", str(HERE / "schemathesis.toml"),
+        "run", str(ROOT / "openapi.yaml"),
+        "--url", server.url,
+        "--checks", "all",
+        "--max-examples", "60",
+        "--seed", "20261127",
+        "--report", "json", "--report-json-path", str(report_path),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    summary = json.loads(report_path.read_text())
+    cases = summary["test_cases"]
+    phases = ", ".join(f"{name} {phase['status']}" for name, phase in summary["phases"].items())
+    report.add("fuzzing", "Schemathesis, all checks, 4 operations", f"{cases['generated']} cases, "
+               f"{cases['with_failures']} failing; phases: {phases}")  # fmt: skip
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert cases["with_failures"] == 0
+    assert " 500 " not in server.logs()
+
+
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=50),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=20), children, max_size=4),
+    max_leaves=20,
+)
+BODIES = st.one_of(
+    JSONISH,
+    st.fixed_dictionaries(
+        {"message": st.text(max_size=300)},
+        optional={
+            "session_id": st.one_of(st.none(), st.text(max_size=70), st.integers()),
+            "client_message_id": st.one_of(st.none(), st.text(max_size=140)),
+        },
+    ),
+)
+counts = {"validation": 0, "window": 0}
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(BODIES)
+def test_validation_accepts_or_rejects_with_a_4xx_never_anything_else(body: Any) -> None:
+    counts["validation"] += 1
+    try:
+        request = validate_chat_fields(body, 200)
+    except ChatError as exc:
+        assert 400 <= exc.status < 500
+        return
+    assert 0 < len(request.message) <= 200
+    assert request.message == request.message.strip()
+    request.message.encode("utf-8")  # storable as text
+
+
+NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+TURNS = st.lists(
+    st.builds(
+        lambda i, u, r, ctx: Turn(seq=i, user_text=u, reply_text=r, created_at=NOW + timedelta(seconds=i), in_context=ctx),
+        st.integers(1, 10_000),
+        st.text(max_size=40),
+        st.text(max_size=40),
+        st.booleans(),
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(TURNS, st.integers(0, 400))
+def test_history_window_is_the_longest_recent_in_context_run_within_budget(turns: list[Turn], budget: int) -> None:
+    counts["window"] += 1
+    window = history_window(turns, budget)
+    in_context = [t for t in turns if t.in_context]
+    assert window == in_context[len(in_context) - len(window) :]  # a suffix, in order
+    assert sum(len(t.user_text) + len(t.reply_text) for t in window) <= budget
+    if len(window) < len(in_context):  # the next older turn would not have fitted
+        older = in_context[len(in_context) - len(window) - 1]
+        used = sum(len(t.user_text) + len(t.reply_text) for t in window)
+        assert used + len(older.user_text) + len(older.reply_text) > budget
+
+
+@settings(max_examples=300, deadline=None)
+@given(TURNS, st.integers(1, 400))
+def test_recent_tail_keeps_the_newest_turn_and_fits_its_budget(turns: list[Turn], max_bytes: int) -> None:
+    tail = recent_tail(turns, max_bytes)
+    if turns:
+        assert tail[-1] is turns[-1]
+    assert tail == turns[len(turns) - len(tail) :]
+    if len(tail) > 1:
+        assert sum(len(t.user_text.encode()) + len(t.reply_text.encode()) for t in tail) <= max_bytes
+
+
+def test_record_property_counts() -> None:
+    report.add("fuzzing", "Hypothesis: request validation", f"{counts['validation']} bodies, every one 200-able or 4xx")
+    report.add("fuzzing", "Hypothesis: history window", f"{counts['window']} histories, window always maximal within budget")
+    assert counts["validation"] > 0
