@@ -99,7 +99,9 @@ def test_validation_accepts_or_rejects_with_a_4xx_never_anything_else(body: Any)
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 TURNS = st.lists(
     st.builds(
-        lambda i, u, r, ctx: Turn(seq=i, user_text=u, reply_text=r, created_at=NOW + timedelta(seconds=i), in_context=ctx),
+        lambda i, u, r, ctx: Turn(
+            seq=i, user_text=u, reply_text=r, created_at=NOW + timedelta(seconds=i), in_context=ctx
+        ),
         st.integers(1, 10_000),
         st.text(max_size=40),
         st.text(max_size=40),
@@ -136,5 +138,7 @@ def test_recent_tail_keeps_the_newest_turn_and_fits_its_budget(turns: list[Turn]
 
 def test_record_property_counts() -> None:
     report.add("fuzzing", "Hypothesis: request validation", f"{counts['validation']} bodies, every one 200-able or 4xx")
-    report.add("fuzzing", "Hypothesis: history window", f"{counts['window']} histories, window always maximal within budget")
+    report.add(
+        "fuzzing", "Hypothesis: history window", f"{counts['window']} histories, window always maximal within budget"
+    )
     assert counts["validation"] > 0
