@@ -34,8 +34,8 @@ def test_history_sent_to_the_model_is_capped(gemini: FakeGemini, make_client: An
     history_chars = sum(len(p["text"]) for c in sent[:-1] for p in c["parts"])
     assert history_chars <= 1000
     assert len(client.get(f"/v1/sessions/{session_id}").get_json()["messages"]) == 22
-    report.add("limits", "history sent to the model", "HISTORY_BUDGET_CHARS=16000", f"{history_chars} ≤ 1000 chars sent "
-               "with a 1000 budget after 11 turns; all turns stay stored")  # fmt: skip
+    outcome = f"{history_chars} ≤ 1000 chars sent with a 1000 budget after 11 turns; all turns stay stored"
+    report.add("limits", "history sent to the model", "HISTORY_BUDGET_CHARS=16000", outcome)
 
 
 def test_output_tokens_are_capped_in_every_request(gemini: FakeGemini, make_client: Any) -> None:

@@ -76,15 +76,19 @@ def test_load_many_sessions_nothing_lost_and_every_history_ordered(
         for index, (session_id, _) in enumerate(results):
             messages = call(f"{server.url}/v1/sessions/{session_id}")["messages"]
             assert [m["role"] for m in messages] == ["user", "model"] * TURNS_PER_SESSION
-            assert [m["text"] for m in messages[::2]] == [f"user {index} turn {t}" for t in range(TURNS_PER_SESSION)]
+            expected = [f"user {index} turn {t}" for t in range(TURNS_PER_SESSION)]
+            assert [m["text"] for m in messages[::2]] == expected
             assert [m["turn"] for m in messages[::2]] == list(range(1, TURNS_PER_SESSION + 1))
         assert " 500 " not in server.logs()
     latencies = [latency for _, session in results for latency in session]
     turns = len(latencies)
     assert turns == SESSIONS * TURNS_PER_SESSION
     assert len(gemini.requests) == turns  # one model call per turn, no retries
-    report.add("load", "setup", f"1 instance (gunicorn, 32 threads), Firestore emulator, fake Gemini 0.3 s + streaming; "
-               f"{SESSIONS} sessions × {TURNS_PER_SESSION} turns at concurrency {CONCURRENCY}")  # fmt: skip
+    setup = (
+        "1 instance (gunicorn, 32 threads), Firestore emulator, fake Gemini 0.3 s + streaming; "
+        f"{SESSIONS} sessions × {TURNS_PER_SESSION} turns at concurrency {CONCURRENCY}"
+    )
+    report.add("load", "setup", setup)
     report.add("load", "turns / errors / lost", f"{turns} / 0 / 0 (every history complete, alternating, in order)")
     report.add("load", "throughput", f"{turns / elapsed:.1f} turns/s ({elapsed:.1f} s)")
     report.add(
