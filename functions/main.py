@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import flask
 import functions_framework
-from werkzeug.exceptions import HTTPException
 from firstaid_chat import logs, runtime
 from firstaid_chat.settings import Settings
+from werkzeug.exceptions import HTTPException
 
 settings = Settings.from_env()
 logs.configure(settings.log_level)

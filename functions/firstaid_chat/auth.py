@@ -10,6 +10,7 @@ answered 401 before anything else (store, model, key) is touched.
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -59,21 +60,24 @@ def _fetch_keys(url: str) -> dict[str, str]:
         return {str(k): str(v) for k, v in document.items()}
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicNumbers
-    from google.auth._helpers import padded_urlsafe_b64decode
 
     keys = {}
     for jwk in document["keys"]:
         if jwk.get("kty") != "RSA":
             continue
         numbers = RSAPublicNumbers(
-            e=int.from_bytes(padded_urlsafe_b64decode(jwk["e"]), "big"),
-            n=int.from_bytes(padded_urlsafe_b64decode(jwk["n"]), "big"),
+            e=int.from_bytes(_b64url(jwk["e"]), "big"),
+            n=int.from_bytes(_b64url(jwk["n"]), "big"),
         )
         pem = numbers.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         keys[jwk["kid"]] = pem.decode()
     return keys
+
+
+def _b64url(value: str) -> bytes:
+    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
 
 
 class JwtAuthenticator:
@@ -106,7 +110,9 @@ class JwtAuthenticator:
             raise Unauthorized("App verification is unavailable right now. Please try again.") from exc
         try:
             # The audience is checked below: App Check tokens carry a list of audiences.
-            claims: Mapping[str, Any] = jwt.decode(token, certs=keys, clock_skew_in_seconds=CLOCK_SKEW_SECONDS)
+            claims: Mapping[str, Any] = jwt.decode(  # type: ignore[no-untyped-call]
+                token, certs=keys, clock_skew_in_seconds=CLOCK_SKEW_SECONDS
+            )
         except (ValueError, KeyError, TypeError):
             raise Unauthorized() from None
         audiences = claims.get("aud")
