@@ -9,8 +9,9 @@ answered with broken bones, or flagged as an emergency.
 How the list was made: every word in a frequency list of English (the 40,000
 most common words of the wordfreq project's data, CC BY-SA 4.0, by Robyn
 Speer and contributors; this derived list is shared under the same licence)
-that a corrector would change, kept when the word is common (roughly: used at least once per million words) and is not just another form
-of the word it would be corrected to ("attacks" may still become "attack").
+that a corrector would change, kept when the word is common (roughly: used
+at least once per million words) and is not just another form of the word
+it would be corrected to ("attacks" may still become "attack").
 When you add keywords or detection patterns, check new near-misses the same
 way; tests/test_offline_retrieval.py pins the most important ones.
 """
