@@ -119,6 +119,7 @@ def test_transcript_lists_messages_with_role_text_and_time(client: Any) -> None:
         ("model", "Fake reply to: second"),
     ]
     assert all(m["time"].endswith("+00:00") for m in messages)
+    assert response.get_json()["emergency_number"] == "112"
 
 
 def test_delete_erases_the_conversation(client: Any) -> None:
@@ -139,6 +140,7 @@ def test_streaming_sends_deltas_then_done_with_the_json_answer(client: Any, gemi
     assert "".join(data["text"] for name, data in events if name == "delta") == "Press firmly on the wound."
     done = events[-1][1]
     assert done["reply"] == "Press firmly on the wound."
+    assert response.headers["X-Session-Id"] == done["session_id"]
     stored = client.get(f"/v1/sessions/{done['session_id']}").get_json()["messages"]
     assert stored[-1]["text"] == done["reply"]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from firstaid_chat.model import Chunk, Prompt
-from firstaid_chat.service import ChatRequest, ChatService, Delta, Done
+from firstaid_chat.service import ChatRequest, ChatService, Delta, Done, Started
 from firstaid_chat.settings import Settings
 from firstaid_chat.store.sqlite import SQLiteStore
 
@@ -44,6 +44,7 @@ def test_reply_is_stored_when_the_client_leaves_mid_stream(tmp_path: Path) -> No
     service, model = make_service(tmp_path)
     model.enqueue("one ", "two ", "three")
     events = service.turn(ChatRequest("count"), client="c")
+    assert isinstance(next(events), Started)
     assert next(events) == Delta("one ")
     events.close()  # what the server does when the connection drops
     sessions = service.store._connect().execute("SELECT id FROM sessions").fetchall()
@@ -56,7 +57,9 @@ def test_done_carries_what_was_streamed(tmp_path: Path) -> None:
     service, model = make_service(tmp_path)
     model.enqueue("a", "b")
     events = list(service.turn(ChatRequest("x"), client="c"))
-    assert events[:2] == [Delta("a"), Delta("b")]
+    assert isinstance(events[0], Started)
+    assert events[1:3] == [Delta("a"), Delta("b")]
+    assert events[-1].payload["session_id"] == events[0].session_id
     assert isinstance(events[-1], Done)
     assert events[-1].payload["reply"] == "ab"
 

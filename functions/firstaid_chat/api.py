@@ -33,7 +33,7 @@ from .errors import (
     error_body,
 )
 from .logs import request_context
-from .service import ChatRequest, ChatService, Delta, Done, Event
+from .service import ChatRequest, ChatService, Delta, Done, Event, Started
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ ROUTES = Map(
 )
 CHAT_FIELDS = frozenset({"message", "session_id", "client_message_id"})
 CORS_ALLOW_HEADERS = "Content-Type, Accept, Authorization, X-Firebase-AppCheck, X-Request-Id"
-CORS_EXPOSE_HEADERS = "Retry-After, X-Request-Id"
+CORS_EXPOSE_HEADERS = "Retry-After, X-Request-Id, X-Session-Id"
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 
 
@@ -123,23 +123,30 @@ class ChatApi:
         if request.method == "DELETE":
             self.service.erase(session_id)
             return flask.Response(status=204)
-        return _json(_transcript(session_id, self.service.transcript(session_id)))
+        transcript = _transcript(session_id, self.service.transcript(session_id))
+        return _json({**transcript, "emergency_number": self.settings.emergency_number})
 
     def _chat(self, request: flask.Request, started: float) -> flask.Response:
         chat_request = parse_chat_request(request, self.settings)
         client = _client_address(request)
         events = self.service.turn(chat_request, client=client, started=started)
+        accepted = next(events)
+        assert isinstance(accepted, Started)
+        # Sent before any text, so a client that stops or loses the stream still knows its session.
+        headers = {"X-Session-Id": accepted.session_id}
         wants_stream = request.accept_mimetypes.best_match(["application/json", "text/event-stream"]) == (
             "text/event-stream"
         )
         if not wants_stream:
-            return _json(_final_payload(events))
-        first = next(events)  # errors before the first event still get a status code
+            response = _json(_final_payload(events))
+            response.headers.update(headers)
+            return response
+        first = next(events)  # a model that fails before its first word still gets a status code
         return flask.Response(
             _sse(first, events),
             status=200,
             mimetype="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
     def _preflight(self, request: flask.Request) -> flask.Response:
@@ -258,7 +265,7 @@ def _sse(first: Event, events: Iterator[Event]) -> Iterator[str]:
         for event in events:
             yield _sse_event(event)
     except ChatError as exc:
-        yield _sse_frame("error", {**error_body(exc), "status": exc.status})
+        yield _sse_frame("error", {**error_body(exc), "status": exc.status, "retry_after": exc.retry_after})
     except Exception:
         log.exception("unexpected error while streaming")
         yield _sse_frame("error", {**error_body(ChatError()), "status": 500})

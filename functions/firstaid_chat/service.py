@@ -48,6 +48,13 @@ class ChatRequest:
 
 
 @dataclass(frozen=True)
+class Started:
+    """The turn was accepted: its session (new or existing) is known before any text."""
+
+    session_id: str
+
+
+@dataclass(frozen=True)
 class Delta:
     text: str
 
@@ -57,7 +64,7 @@ class Done:
     payload: dict[str, Any]
 
 
-Event = Delta | Done
+Event = Started | Delta | Done
 
 
 @dataclass
@@ -116,22 +123,25 @@ class ChatService:
         self._monotonic = monotonic
 
     def turn(self, request: ChatRequest, *, client: str, started: float | None = None) -> Iterator[Event]:
-        """Run one turn, yielding the reply's text as it comes, then the stored result.
+        """Run one turn: ``Started``, then the reply's text as it comes, then the stored result.
 
-        Errors found before the first event (unknown session, rate limit, model
-        unavailable) are raised from the first ``next()``, so the HTTP layer can
-        still answer with a status code. When the consumer goes away mid-stream,
-        the reply is still finished and stored.
+        An unknown session or a rate limit is raised before ``Started``; a model
+        that fails before its first word is raised before the first ``Delta``; so
+        the HTTP layer can still answer those with a status code. When the
+        consumer goes away mid-stream, the reply is still finished and stored.
         """
         started = self._monotonic() if started is None else started
         deadline = started + self.settings.request_timeout_seconds
         session = self._load(request.session_id) if request.session_id else None
         replay = session.find(request.client_message_id) if session else None
         if session is not None and replay is not None:
+            yield Started(session.id)
             yield Delta(replay.reply_text)
             yield Done(turn_payload(session.id, replay, self.settings.emergency_number, replayed=True))
             return
         self._check_rate_limits(session, client)
+        session_id = session.id if session else new_session_id()
+        yield Started(session_id)
 
         emergency = signals_life_threat(request.message)
         history = history_window(session.recent, self.settings.history_budget_chars) if session else []
@@ -147,7 +157,6 @@ class ChatService:
                 except GeneratorExit:
                     # The client left; finish the reply anyway so the conversation is complete.
                     disconnected = True
-        session_id = session.id if session else new_session_id()
         draft = TurnDraft(
             user_text=request.message,
             reply_text=reply.text,

@@ -51,6 +51,7 @@ def test_schemathesis_finds_no_server_error_and_no_contract_violation(server: Fu
         "--checks", "all",
         "--max-examples", "60",
         "--seed", "20261127",
+        "--request-timeout", "30",
         "--report", "json", "--report-json-path", str(report_path),
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)

@@ -117,6 +117,7 @@ def test_stream_that_breaks_off_mid_reply(client: Any, gemini: FakeGemini) -> No
     assert names[-1] == "error"
     error_data = json.loads(frames[-1].split("data: ", 1)[1])
     assert error_data["status"] == 503
+    assert error_data["retry_after"] is None
     assert len(transcript(client, session_id)) == 2  # the broken turn was not stored
     retry = client.post("/v1/chat", json=body).get_json()
     assert retry["turn"] == 2
