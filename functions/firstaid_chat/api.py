@@ -278,7 +278,9 @@ def _sse(first: Event, events: Iterator[Event]) -> Iterator[str]:
 def _sse_event(event: Event) -> str:
     if isinstance(event, Delta):
         return _sse_frame("delta", {"text": event.text})
-    return _sse_frame("done", event.payload)
+    if isinstance(event, Done):
+        return _sse_frame("done", event.payload)
+    return ""  # Started travels as the X-Session-Id header
 
 
 def _sse_frame(name: str, data: dict[str, Any]) -> str:
