@@ -131,7 +131,9 @@ class ChatService:
         consumer goes away mid-stream, the reply is still finished and stored.
         """
         started = self._monotonic() if started is None else started
-        deadline = started + self.settings.request_timeout_seconds
+        # The model must finish early enough to leave time for storing the turn.
+        timeout = self.settings.request_timeout_seconds
+        deadline = started + timeout - min(self.settings.store_timeout_seconds, timeout / 4)
         session = self._load(request.session_id) if request.session_id else None
         replay = session.find(request.client_message_id) if session else None
         if session is not None and replay is not None:
