@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{22,64}$")
 CLIENT_MESSAGE_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
@@ -73,6 +74,9 @@ class Session:
     expires_at: datetime
     turn_count: int
     recent: tuple[Turn, ...]
+    # The store's marker of the state that was read (Firestore: the document's update
+    # time); appending with it as a precondition needs no second read.
+    version: Any = field(default=None, compare=False)
 
     def find(self, client_message_id: str | None) -> Turn | None:
         """The recent turn stored for this client message id, if any."""

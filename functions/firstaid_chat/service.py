@@ -169,7 +169,7 @@ class ChatService:
             in_context=not (reply.prompt_blocked or reply.finish_reason in BLOCKED_FINISH_REASONS),
         )
         committed_at = self._clock()
-        stored = self.store.append_turn(session_id, draft, committed_at, create=session is None)
+        stored = self.store.append_turn(session_id, draft, committed_at, create=session is None, loaded=session)
         self._log_turn(stored, reply, started, disconnected)
         if not disconnected:
             # A concurrent request with the same client message id may have stored its turn first.

@@ -40,7 +40,7 @@ def no_match_reply(emergency_number: str) -> str:
         "message to a first-aid topic.\n\n"
         f"If someone is badly hurt or unwell, **call {EMERGENCY_NUMBER_PLACEHOLDER} now**.\n\n"
         f"I can help with, for example: {', '.join(EXAMPLE_TOPICS)}. "
-        "Try describing what has happened in a few words, like \"my dad is choking\".",
+        'Try describing what has happened in a few words, like "my dad is choking".',
         emergency_number,
     )
 

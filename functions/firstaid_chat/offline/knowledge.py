@@ -38,9 +38,7 @@ EMERGENCY_NUMBER_PLACEHOLDER = "{emergency_number}"
 _PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 _LEADING_NUMBER = re.compile(r"^\s*\d+[.)]")
 _STRING_LIST_FIELDS = ("keywords", "steps", "do_not", "sources")
-_FIELDS = frozenset(
-    {"title", "slug", "life_threatening", "call_emergency_when", *_STRING_LIST_FIELDS}
-)
+_FIELDS = frozenset({"title", "slug", "life_threatening", "call_emergency_when", *_STRING_LIST_FIELDS})
 _MAY_BE_EMPTY = frozenset({"do_not"})
 
 
@@ -104,8 +102,10 @@ def _topic_from(data: dict[str, Any], stem: str) -> Topic:
         raise ValueError("'life_threatening' must be true or false")
     lists = {name: _string_list(data, name) for name in _STRING_LIST_FIELDS}
     when = data["call_emergency_when"]
-    call_when = (_string(data, "call_emergency_when"),) if isinstance(when, str) else (
-        _string_list(data, "call_emergency_when")
+    call_when = (
+        (_string(data, "call_emergency_when"),)
+        if isinstance(when, str)
+        else (_string_list(data, "call_emergency_when"))
     )
     topic = Topic(
         title=title,
@@ -146,14 +146,11 @@ def _check_text(topic: Topic) -> None:
     for text in texts:
         for placeholder in _PLACEHOLDER.findall(text):
             if placeholder != EMERGENCY_NUMBER_PLACEHOLDER:
-                raise ValueError(
-                    f"unknown placeholder {placeholder} (only {EMERGENCY_NUMBER_PLACEHOLDER})"
-                )
+                raise ValueError(f"unknown placeholder {placeholder} (only {EMERGENCY_NUMBER_PLACEHOLDER})")
     for step in topic.steps:
         if _LEADING_NUMBER.match(step):
             raise ValueError(f"step {step!r} is numbered; steps are numbered when rendered")
     if topic.life_threatening and EMERGENCY_NUMBER_PLACEHOLDER not in topic.steps[0]:
         raise ValueError(
-            f"life-threatening topic: the first step must tell the user to call "
-            f"{EMERGENCY_NUMBER_PLACEHOLDER}"
+            f"life-threatening topic: the first step must tell the user to call {EMERGENCY_NUMBER_PLACEHOLDER}"
         )

@@ -30,24 +30,26 @@ _PHRASE_RULES: dict[tuple[str, ...], str] = {
     ("nosebleed",): "nose bleed",
     ("nosebleeds",): "nose bleeds",
     **dict.fromkeys(
-        (("heart", "breaks"), ("heart", "break"), ("heart", "broken"), ("heart", "is", "broken"),
-         ("broken", "heart"), ("broken", "hearted"), ("heartbroken",), ("brokenhearted",)),
+        (
+            ("heart", "breaks"),
+            ("heart", "break"),
+            ("heart", "broken"),
+            ("heart", "is", "broken"),
+            ("broken", "heart"),
+            ("broken", "hearted"),
+            ("heartbroken",),
+            ("brokenhearted",),
+        ),
         "heartbreak",
     ),
-    **dict.fromkeys(
-        (("heat", "stroke"), ("sun", "stroke"), ("sunstroke",), ("heat", "strokes")), "heatstroke"
-    ),
+    **dict.fromkeys((("heat", "stroke"), ("sun", "stroke"), ("sunstroke",), ("heat", "strokes")), "heatstroke"),
     ("jelly", "fish"): "jellyfish",
     ("frost", "bite"): "frostbite",
     ("snake", "bite"): "snakebite",
     **dict.fromkeys((("self", "harm"), ("self", "harming"), ("selfharming",)), "selfharm"),
-    **dict.fromkeys(
-        (("throw", "up"), ("threw", "up"), ("throwing", "up"), ("thrown", "up")), "vomit"
-    ),
+    **dict.fromkeys((("throw", "up"), ("threw", "up"), ("throwing", "up"), ("thrown", "up")), "vomit"),
     # "broke out in hives" is a rash, not a fracture.
-    **dict.fromkeys(
-        (("broke", "out"), ("break", "out"), ("breaking", "out"), ("broken", "out")), "breakout"
-    ),
+    **dict.fromkeys((("broke", "out"), ("break", "out"), ("breaking", "out"), ("broken", "out")), "breakout"),
     ("c", "p", "r"): "cpr",
     ("over", "dose"): "overdose",
     **dict.fromkeys((("od", "d"), ("o", "d")), "od"),
@@ -70,9 +72,25 @@ _PHRASE_STARTS = _by_first_word(_PHRASE_RULES)
 # and everyday synonyms.
 WORD_FORMS: dict[str, str] = {
     **dict.fromkeys(
-        ("isnt", "wasnt", "arent", "werent", "doesnt", "didnt", "dont", "wont",
-         "aint", "hasnt", "havent", "hadnt", "no", "nope", "never", "not",
-         "stopped"),  # "stopped breathing" is "not breathing"
+        (
+            "isnt",
+            "wasnt",
+            "arent",
+            "werent",
+            "doesnt",
+            "didnt",
+            "dont",
+            "wont",
+            "aint",
+            "hasnt",
+            "havent",
+            "hadnt",
+            "no",
+            "nope",
+            "never",
+            "not",
+            "stopped",
+        ),  # "stopped breathing" is "not breathing"
         "not",
     ),
     **dict.fromkeys(("cannot", "couldnt", "unable", "cnt", "carnt"), "cant"),
@@ -89,14 +107,24 @@ WORD_FORMS: dict[str, str] = {
     **dict.fromkeys(("electrocution", "electrocute", "electrocuting"), "electrocuted"),
     **dict.fromkeys(("diabetes", "diabetics"), "diabetic"),
     **dict.fromkeys(
-        ("vomiting", "vomited", "vommit", "vomitting", "vommiting", "puke",
-         "puking", "puked", "vomits"),
+        ("vomiting", "vomited", "vommit", "vomitting", "vommiting", "puke", "puking", "puked", "vomits"),
         "vomit",
     ),
     **dict.fromkeys(("tummy", "belly"), "stomach"),
     **dict.fromkeys(
-        ("pills", "tablet", "tablets", "tabs", "meds", "medication", "medications",
-         "medicine", "medicines", "capsules", "capsule"),
+        (
+            "pills",
+            "tablet",
+            "tablets",
+            "tabs",
+            "meds",
+            "medication",
+            "medications",
+            "medicine",
+            "medicines",
+            "capsules",
+            "capsule",
+        ),
         "pill",
     ),
     **dict.fromkeys(("defib", "defibrillator", "defibrilator"), "aed"),

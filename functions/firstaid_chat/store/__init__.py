@@ -25,8 +25,13 @@ class Store(Protocol):
     def load_session(self, session_id: str, now: datetime) -> Session | None:
         """The live session with its recent turns, or None when unknown or expired."""
 
-    def append_turn(self, session_id: str, draft: TurnDraft, now: datetime, *, create: bool) -> Turn:
+    def append_turn(
+        self, session_id: str, draft: TurnDraft, now: datetime, *, create: bool, loaded: Session | None = None
+    ) -> Turn:
         """Store a finished turn atomically after the last one and return it.
+
+        ``loaded`` is the session as this turn loaded it; a store may use it to skip
+        reading the session again (it must still detect a change since then).
 
         When a turn with the same client message id is already stored, return that
         one instead and store nothing. Raises ``SessionNotFound`` when ``create`` is

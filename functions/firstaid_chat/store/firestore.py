@@ -8,12 +8,14 @@ Data model (collection names from ``FIRESTORE_COLLECTION``, default ``sessions``
                                           finish_reason, source, emergency, in_context, expires_at
     ratelimits/{key}:{window}             count, expires_at
 
-A turn costs one read and one write batch: the session document is read once
-(it holds every turn the model needs), the model answers outside any
-transaction, then one atomic batch creates the turn document and updates the
-session document on the precondition that the session has not changed since it
-was read. A concurrent writer makes the precondition fail; the turn is then
-re-read and retried, so nothing is lost or numbered twice. The full history
+A turn costs one document read and one atomic batch of two writes: the session
+document is read once (it holds every turn the model needs), the model answers
+outside any transaction, then one batch creates the turn document and updates
+the session document on the precondition that it has not changed since that
+read (a new session's first turn reads nothing: its batch creates the session
+document, which fails if the id exists). A concurrent writer makes the
+precondition fail; the turn is then re-read and retried, so nothing is lost or
+numbered twice. The full history
 lives in the ``turns`` subcollection, so a conversation can grow far beyond
 the 1 MiB document limit.
 """
@@ -128,34 +130,47 @@ class FirestoreStore:
             expires_at=data["expires_at"],
             turn_count=int(data["turn_count"]),
             recent=tuple(_turn(t) for t in data.get("recent", [])),
+            version=snapshot.update_time,
         )
 
-    def append_turn(self, session_id: str, draft: TurnDraft, now: datetime, *, create: bool) -> Turn:
+    def append_turn(
+        self, session_id: str, draft: TurnDraft, now: datetime, *, create: bool, loaded: Session | None = None
+    ) -> Turn:
         deadline = time.monotonic() + COMMIT_DEADLINE_SECONDS
-        snapshot = None
+        # First attempt without a read: the session as loaded for this turn (its update time is
+        # the precondition), or, for a new session, a create that fails if the id exists.
+        current, exists = (loaded, True) if loaded is not None and loaded.version is not None else (None, False)
         attempt = 0
         with _store_errors():
             while True:
-                if snapshot is None or attempt > 0:
-                    snapshot = self._snapshot(session_id)
+                if attempt > 0 or (current is None and not create):
+                    current, exists = self._current(session_id, now)
                 try:
-                    return self._commit_turn(session_id, snapshot, draft, now, create)
+                    return self._commit_turn(session_id, current, exists, draft, now, create)
                 except _CONFLICT:
                     if time.monotonic() > deadline:
                         raise StoreUnavailable() from None
                 attempt += 1
                 time.sleep(random.uniform(0, min(0.5, 0.01 * 2**attempt)))
 
-    def _commit_turn(self, session_id: str, snapshot: Any, draft: TurnDraft, now: datetime, create: bool) -> Turn:
+    def _current(self, session_id: str, now: datetime) -> tuple[Session | None, bool]:
+        """The live session (or None), and whether a document exists at all."""
+        snapshot = self._snapshot(session_id)
+        if self._is_live(snapshot, now):
+            return self._session(session_id, snapshot), True
+        return None, bool(snapshot.exists)
+
+    def _commit_turn(
+        self, session_id: str, current: Session | None, exists: bool, draft: TurnDraft, now: datetime, create: bool
+    ) -> Turn:
         ref = self._sessions.document(session_id)
         batch = self._client.batch()
-        if self._is_live(snapshot, now):
-            session = self._session(session_id, snapshot)
-            existing = session.find(draft.client_message_id)
+        if current is not None:
+            existing = current.find(draft.client_message_id)
             if existing is not None:
                 return existing
-            count, recent = session.turn_count, list(session.recent)
-        elif create and not snapshot.exists:
+            count, recent = current.turn_count, list(current.recent)
+        elif create and not exists:
             count, recent = 0, []
         else:
             raise SessionNotFound()
@@ -170,10 +185,11 @@ class FirestoreStore:
         batch.create(
             ref.collection("turns").document(f"{turn.seq:08d}"), {**_turn_fields(turn), "expires_at": expires_at}
         )
-        if count == 0:
+        if current is None:
             batch.create(ref, {**session_fields, "created_at": now})
         else:
-            batch.update(ref, session_fields, option=self._client.write_option(last_update_time=snapshot.update_time))
+            precondition = self._client.write_option(last_update_time=current.version)
+            batch.update(ref, session_fields, option=precondition)
         batch.commit(retry=self._retry, timeout=self._timeout)
         return turn
 

@@ -138,7 +138,10 @@ class SQLiteStore:
             recent=tuple(recent),
         )
 
-    def append_turn(self, session_id: str, draft: TurnDraft, now: datetime, *, create: bool) -> Turn:
+    def append_turn(
+        self, session_id: str, draft: TurnDraft, now: datetime, *, create: bool, loaded: Session | None = None
+    ) -> Turn:
+        # A local re-read inside the write transaction costs next to nothing: ``loaded`` is not needed.
         try:
             db = self._connect()
             db.execute("BEGIN IMMEDIATE")
