@@ -5,20 +5,32 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 from tests import leaks
 from tests.fakes.firestore_emulator import free_port
+from tests.fakes.loopback import LoopbackServer
 
 ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_SECONDS = 30
+
+
+def function_env(gemini_url: str, **overrides: str) -> dict[str, str]:
+    """Settings for a function server answering from the fake Gemini, rate limits off (tests set their own)."""
+    return {
+        "GOOGLE_GEMINI_BASE_URL": gemini_url,
+        "GEMINI_API_KEY": leaks.SENTINEL_KEY,
+        "MODEL_PROVIDER": "gemini",
+        "RATE_LIMIT_SESSION_PER_MINUTE": "0",
+        "RATE_LIMIT_CLIENT_PER_MINUTE": "0",
+        **overrides,
+    }
 
 
 class FunctionServer:
@@ -91,23 +103,18 @@ class StaticServer:
 
     def __init__(self, directory: Path, port: int = 0) -> None:
         handler = partial(_QuietHandler, directory=str(directory))
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._http = LoopbackServer(handler, port)  # type: ignore[arg-type]
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self._http.url
 
     def start(self) -> StaticServer:
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._http.stop()
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):

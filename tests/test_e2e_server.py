@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import SENTINEL_KEY
 from tests.fakes.gemini import Behaviour, FakeGemini
-from tests.servers import FunctionServer
+from tests.servers import FunctionServer, function_env
 
 pytestmark = pytest.mark.e2e
 
@@ -19,15 +19,11 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def server(gemini_server: FakeGemini, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FunctionServer]:
     tmp_path = tmp_path_factory.mktemp("e2e")
-    env = {
-        "GOOGLE_GEMINI_BASE_URL": gemini_server.base_url,
-        "GEMINI_API_KEY": SENTINEL_KEY,
-        "MODEL_PROVIDER": "gemini",
-        "SQLITE_PATH": str(tmp_path / "e2e.sqlite3"),
-        "ALLOWED_ORIGINS": "http://localhost:8000",
-        "RATE_LIMIT_SESSION_PER_MINUTE": "0",
-        "RATE_LIMIT_CLIENT_PER_MINUTE": "0",
-    }
+    env = function_env(
+        gemini_server.base_url,
+        SQLITE_PATH=str(tmp_path / "e2e.sqlite3"),
+        ALLOWED_ORIGINS="http://localhost:8000",
+    )
     with FunctionServer(env, tmp_path / "server.log") as running:
         yield running
 

@@ -22,20 +22,59 @@ from firstaid_chat.offline.retrieval import terms
 from firstaid_chat.offline.text import SpellingCorrector
 
 REQUIRED_SLUGS = {
-    "cpr-adult", "cpr-child", "cpr-infant", "choking-adult", "choking-child",
-    "choking-infant", "severe-bleeding", "shock", "burns-and-scalds", "chemical-burns",
-    "electric-shock", "fractures", "sprains-and-strains", "head-injury", "spinal-injury",
-    "stroke", "heart-attack", "anaphylaxis", "asthma-attack", "seizures",
-    "low-blood-sugar", "fainting", "heat-exhaustion", "heat-stroke", "hypothermia",
-    "frostbite", "poisoning", "overdose", "drowning", "nosebleed", "eye-injury",
-    "chemical-in-eye", "insect-stings", "animal-bites", "snake-bites",
-    "recovery-position", "when-to-call-emergency-services",
+    "cpr-adult",
+    "cpr-child",
+    "cpr-infant",
+    "choking-adult",
+    "choking-child",
+    "choking-infant",
+    "severe-bleeding",
+    "shock",
+    "burns-and-scalds",
+    "chemical-burns",
+    "electric-shock",
+    "fractures",
+    "sprains-and-strains",
+    "head-injury",
+    "spinal-injury",
+    "stroke",
+    "heart-attack",
+    "anaphylaxis",
+    "asthma-attack",
+    "seizures",
+    "low-blood-sugar",
+    "fainting",
+    "heat-exhaustion",
+    "heat-stroke",
+    "hypothermia",
+    "frostbite",
+    "poisoning",
+    "overdose",
+    "drowning",
+    "nosebleed",
+    "eye-injury",
+    "chemical-in-eye",
+    "insect-stings",
+    "animal-bites",
+    "snake-bites",
+    "recovery-position",
+    "when-to-call-emergency-services",
 }
 KNOWN_SOURCES = {
-    "British Red Cross", "American Red Cross", "Resuscitation Council UK",
-    "European Resuscitation Council", "American Heart Association", "St John Ambulance",
-    "NHS", "Anaphylaxis UK", "Asthma + Lung UK", "Diabetes UK", "Epilepsy Action",
-    "Royal Life Saving Society UK", "Samaritans", "Mind",
+    "British Red Cross",
+    "American Red Cross",
+    "Resuscitation Council UK",
+    "European Resuscitation Council",
+    "American Heart Association",
+    "St John Ambulance",
+    "NHS",
+    "Anaphylaxis UK",
+    "Asthma + Lung UK",
+    "Diabetes UK",
+    "Epilepsy Action",
+    "Royal Life Saving Society UK",
+    "Samaritans",
+    "Mind",
 }
 
 VALID_TOPIC = """\
@@ -113,8 +152,7 @@ def test_every_topic_follows_recognised_first_aid_organisations(
 
 def test_every_keyword_leaves_a_search_term(topics: tuple[Topic, ...]) -> None:
     # A keyword made only of stop words ("is it bad") would silently match nothing.
-    empty = [(topic.slug, keyword) for topic in topics for keyword in topic.keywords
-             if not terms(keyword)]
+    empty = [(topic.slug, keyword) for topic in topics for keyword in topic.keywords if not terms(keyword)]
     assert empty == []
 
 
@@ -122,15 +160,13 @@ def test_no_topic_gives_a_medicine_dose_except_aspirin_for_a_heart_attack(
     topics: tuple[Topic, ...],
 ) -> None:
     dose = re.compile(r"\d+\s*(?:mg|ml|mcg|micrograms?|milligrams?)\b", re.IGNORECASE)
-    with_doses = {
-        topic.slug for topic in topics
-        for text in (*topic.steps, *topic.do_not) if dose.search(text)
-    }
+    with_doses = {topic.slug for topic in topics for text in (*topic.steps, *topic.do_not) if dose.search(text)}
     assert with_doses == {"heart-attack"}
 
 
 def test_infant_choking_is_not_answered_with_abdominal_thrusts(
-    by_slug: dict[str, Topic], index: TopicIndex,
+    by_slug: dict[str, Topic],
+    index: TopicIndex,
 ) -> None:
     infant = by_slug["choking-infant"]
     assert not any("abdominal" in step.lower() for step in infant.steps)
@@ -221,18 +257,14 @@ def test_loader_rejects_slug_that_differs_from_file_name(tmp_path: Path) -> None
 
 
 def test_loader_rejects_life_threatening_topic_that_does_not_call_first(tmp_path: Path) -> None:
-    text = VALID_TOPIC.format(slug="nosebleed").replace(
-        "life_threatening = false", "life_threatening = true"
-    )
+    text = VALID_TOPIC.format(slug="nosebleed").replace("life_threatening = false", "life_threatening = true")
     write_topic(tmp_path, "nosebleed", text)
     with pytest.raises(ValueError, match=r"first step must tell the user to call"):
         load_topics(tmp_path)
 
 
 def test_loader_rejects_misspelt_placeholder(tmp_path: Path) -> None:
-    text = VALID_TOPIC.format(slug="nosebleed").replace(
-        "Lean forward.", "Call {{emergency_numbr}}, then lean forward."
-    )
+    text = VALID_TOPIC.format(slug="nosebleed").replace("Lean forward.", "Call {{emergency_numbr}}, then lean forward.")
     write_topic(tmp_path, "nosebleed", text)
     with pytest.raises(ValueError, match=r"unknown placeholder \{emergency_numbr\}"):
         load_topics(tmp_path)
@@ -326,7 +358,9 @@ def test_off_topic_message_matches_nothing(index: TopicIndex, message: str) -> N
     ],
 )
 def test_age_cue_picks_the_infant_child_or_adult_version(
-    index: TopicIndex, message: str, slug: str,
+    index: TopicIndex,
+    message: str,
+    slug: str,
 ) -> None:
     assert best_slug(index, message) == slug
 
@@ -360,14 +394,17 @@ def test_index_build_and_query_take_milliseconds(topics: tuple[Topic, ...]) -> N
     started = time.perf_counter()
     index = TopicIndex.build(topics)
     build_ms = (time.perf_counter() - started) * 1000
-    queries = ["my dad is clutching his chest", "kid swallowed a coin and cant breath",
-               "whats the capital of france", "bee sting and her throat is swelling"] * 25
+    queries = [
+        "my dad is clutching his chest",
+        "kid swallowed a coin and cant breath",
+        "whats the capital of france",
+        "bee sting and her throat is swelling",
+    ] * 25
     started = time.perf_counter()
     for query in queries:
         index.best(query)
     query_ms = (time.perf_counter() - started) * 1000 / len(queries)
-    print(f"\nindex build: {build_ms:.2f} ms for {len(topics)} topics; "
-          f"query: {query_ms:.3f} ms on average")
+    print(f"\nindex build: {build_ms:.2f} ms for {len(topics)} topics; query: {query_ms:.3f} ms on average")
     # Generous ceilings so a busy CI machine doesn't flake; typical figures are printed.
     assert build_ms < 100
     assert query_ms < 5
@@ -457,9 +494,14 @@ def test_compose_renders_title_numbered_steps_do_nots_and_sources(
 
 def test_braces_in_guidance_or_number_do_not_break_composing() -> None:
     topic = Topic(
-        title="Test {braces}", slug="test", keywords=("test",), life_threatening=True,
-        steps=("Call {emergency_number} and say {this}.",), do_not=(),
-        call_emergency_when=("{0} happens",), sources=("NHS",),
+        title="Test {braces}",
+        slug="test",
+        keywords=("test",),
+        life_threatening=True,
+        steps=("Call {emergency_number} and say {this}.",),
+        do_not=(),
+        call_emergency_when=("{0} happens",),
+        sources=("NHS",),
     )
     reply = compose_reply(topic, "{999}")
     assert "1. Call {999} and say {this}." in reply

@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Dialog, Page, Playwright, sync_playwright
 
-from tests.conftest import IN_CI, SENTINEL_KEY
+from tests.conftest import IN_CI
 from tests.fakes.gemini import FakeGemini
-from tests.servers import FunctionServer, StaticServer
+from tests.servers import FunctionServer, StaticServer, function_env
 
 ROOT = Path(__file__).resolve().parents[2]
 STATIC_SITE = ROOT / "static_site"
@@ -87,18 +87,14 @@ def stack(gemini_server: FakeGemini, tmp_path_factory: pytest.TempPathFactory) -
     site_dir = work / "site"
     shutil.copytree(STATIC_SITE, site_dir)
     site = StaticServer(site_dir).start()
-    env = {
-        "GOOGLE_GEMINI_BASE_URL": gemini_server.base_url,
-        "GEMINI_API_KEY": SENTINEL_KEY,
-        "MODEL_PROVIDER": "gemini",
-        "FALLBACK": "none",
-        "SQLITE_PATH": str(work / "chat.sqlite3"),
-        "ALLOWED_ORIGINS": site.url,
-        "RATE_LIMIT_SESSION_PER_MINUTE": "0",
-        "RATE_LIMIT_CLIENT_PER_MINUTE": "0",
+    env = function_env(
+        gemini_server.base_url,
+        FALLBACK="none",
+        SQLITE_PATH=str(work / "chat.sqlite3"),
+        ALLOWED_ORIGINS=site.url,
         # One attempt per request, so a scripted upstream error reaches the page at once.
-        "MODEL_MAX_ATTEMPTS": "1",
-    }
+        MODEL_MAX_ATTEMPTS="1",
+    )
     api = FunctionServer(env, work / "function.log")
     (site_dir / "config.json").write_text(json.dumps({"apiBaseUrl": api.url}))
     try:

@@ -19,8 +19,10 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes.loopback import LoopbackServer
 
 PATH = re.compile(r"^/(?P<version>v\w+)/models/(?P<model>[^/:]+):(?P<method>generateContent|streamGenerateContent)$")
 MAX_HANG_SECONDS = 30.0
@@ -81,24 +83,19 @@ class FakeGemini:
         self._queue: deque[Behaviour] = deque()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._http = LoopbackServer(self._handler(), port)
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self._http.url
 
     def start(self) -> FakeGemini:
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._stopping.set()  # releases handlers that are sleeping through a scripted delay
+        self._http.stop()
 
     def __enter__(self) -> FakeGemini:
         return self.start()

@@ -13,8 +13,10 @@ import re
 import threading
 import zlib
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes.loopback import LoopbackServer
 
 ACCESS = re.compile(r"^/v1/(?P<name>projects/[^/]+/secrets/[^/]+/versions/[^/:]+):access$")
 STATUS_NAMES = {403: "PERMISSION_DENIED", 404: "NOT_FOUND", 503: "UNAVAILABLE", 500: "INTERNAL"}
@@ -26,23 +28,18 @@ class FakeSecretManager:
         self.accesses: list[str] = []
         self._failures: deque[int] = deque()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._http = LoopbackServer(self._handler())
 
     @property
     def endpoint(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self._http.url
 
     def start(self) -> FakeSecretManager:
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._http.stop()
 
     def put(self, secret: str, value: str) -> None:
         """Add a version to ``projects/P/secrets/S`` (it becomes ``latest``)."""

@@ -18,10 +18,10 @@ from firstaid_chat.history import history_window, recent_tail
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import ROOT, SENTINEL_KEY
+from tests.conftest import ROOT
 from tests.fakes.gemini import FakeGemini
 from tests.reliability import report
-from tests.servers import FunctionServer
+from tests.servers import FunctionServer, function_env
 
 pytestmark = pytest.mark.reliability
 HERE = Path(__file__).parent
@@ -29,14 +29,10 @@ HERE = Path(__file__).parent
 
 @pytest.fixture
 def server(gemini: FakeGemini, tmp_path: Path) -> Iterator[FunctionServer]:
-    env = {
-        "GOOGLE_GEMINI_BASE_URL": gemini.base_url,
-        "GEMINI_API_KEY": SENTINEL_KEY,
-        "MODEL_PROVIDER": "gemini",
-        "SQLITE_PATH": str(tmp_path / "fuzz.sqlite3"),
-        "RATE_LIMIT_SESSION_PER_MINUTE": "0",
-        "RATE_LIMIT_CLIENT_PER_MINUTE": "0",
-    }
+    env = function_env(
+        gemini.base_url,
+        SQLITE_PATH=str(tmp_path / "fuzz.sqlite3"),
+    )
     with FunctionServer(env, tmp_path / "server.log") as running:
         yield running
 

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import PROJECT, SENTINEL_KEY
+from tests.conftest import PROJECT
 from tests.fakes.firestore_emulator import FirestoreEmulator
 from tests.fakes.gemini import Behaviour, FakeGemini
 from tests.reliability import report
-from tests.servers import FunctionServer
+from tests.servers import FunctionServer, function_env
 
 pytestmark = pytest.mark.reliability
 SESSIONS = 40
@@ -57,17 +57,13 @@ def test_load_many_sessions_nothing_lost_and_every_history_ordered(
 ) -> None:
     firestore_emulator.clear(PROJECT)
     gemini.default = Behaviour(first_delay=0.3, chunk_interval=0.02)
-    env = {
-        "GOOGLE_GEMINI_BASE_URL": gemini.base_url,
-        "GEMINI_API_KEY": SENTINEL_KEY,
-        "MODEL_PROVIDER": "gemini",
-        "CHAT_STORE": "firestore",
-        "FIRESTORE_EMULATOR_HOST": firestore_emulator.host,
-        "GOOGLE_CLOUD_PROJECT": PROJECT,
-        "THREADS": "32",
-        "RATE_LIMIT_SESSION_PER_MINUTE": "0",
-        "RATE_LIMIT_CLIENT_PER_MINUTE": "0",
-    }
+    env = function_env(
+        gemini.base_url,
+        CHAT_STORE="firestore",
+        FIRESTORE_EMULATOR_HOST=firestore_emulator.host,
+        GOOGLE_CLOUD_PROJECT=PROJECT,
+        THREADS="32",
+    )
     with FunctionServer(env, tmp_path / "server.log") as server:
         started = time.monotonic()
         with ThreadPoolExecutor(CONCURRENCY) as pool:

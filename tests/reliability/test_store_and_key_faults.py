@@ -18,7 +18,7 @@ from tests.fakes.firestore_emulator import FirestoreEmulator
 from tests.fakes.gemini import Behaviour, FakeGemini
 from tests.fakes.secret_manager import FakeSecretManager
 from tests.reliability import report
-from tests.servers import FunctionServer
+from tests.servers import FunctionServer, function_env
 
 pytestmark = pytest.mark.reliability
 
@@ -172,14 +172,10 @@ def test_secret_unreadable_at_cold_start(
 def test_client_disconnecting_mid_stream_still_gets_its_reply_saved(
     gemini_server: FakeGemini, gemini: FakeGemini, tmp_path: Path
 ) -> None:
-    env = {
-        "GOOGLE_GEMINI_BASE_URL": gemini.base_url,
-        "GEMINI_API_KEY": SENTINEL_KEY,
-        "MODEL_PROVIDER": "gemini",
-        "SQLITE_PATH": str(tmp_path / "d.sqlite3"),
-        "RATE_LIMIT_SESSION_PER_MINUTE": "0",
-        "RATE_LIMIT_CLIENT_PER_MINUTE": "0",
-    }
+    env = function_env(
+        gemini.base_url,
+        SQLITE_PATH=str(tmp_path / "d.sqlite3"),
+    )
     with FunctionServer(env, tmp_path / "server.log") as server:
         first = _post_json(server.url, {"message": "first"})
         gemini.enqueue(Behaviour(chunks=["one ", "two ", "three ", "four"], chunk_interval=0.3))
