@@ -5,9 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from functools import partial
 from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
@@ -16,6 +13,7 @@ from typing import Any
 from tests import leaks
 from tests.fakes.firestore_emulator import free_port
 from tests.fakes.loopback import LoopbackServer
+from tests.fakes.processes import stop, wait_until_answering
 
 ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_SECONDS = 30
@@ -62,30 +60,18 @@ class FunctionServer:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"functions-framework exited with {self.process.returncode}: {self.logs()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as response:
-                    if response.status == 200:
-                        return self
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("functions-framework did not answer /healthz in time")
+        try:
+            wait_until_answering(self.process, f"{self.url}/healthz", START_TIMEOUT_SECONDS, "functions-framework")
+        except RuntimeError as exc:
+            self.stop()
+            raise RuntimeError(f"{exc}: {self.logs()[-2000:]}") from None
+        return self
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop(self.process)
         self.process = None
         if hasattr(self, "_log"):
             self._log.close()

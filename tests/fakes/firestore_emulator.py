@@ -6,10 +6,10 @@ import os
 import shutil
 import socket
 import subprocess
-import time
-import urllib.error
 import urllib.request
 from pathlib import Path
+
+from tests.fakes.processes import stop, wait_until_answering
 
 JAR = Path("/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar")
 MAIN_CLASS = "com.google.cloud.datastore.emulator.firestore.CloudFirestore"
@@ -47,18 +47,8 @@ class FirestoreEmulator:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the Firestore emulator exited with {self.process.returncode}")
-            try:
-                with urllib.request.urlopen(f"http://{self.host}/", timeout=1) as response:
-                    if response.status == 200:
-                        return self
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError("the Firestore emulator did not start within a minute")
+        wait_until_answering(self.process, f"http://{self.host}/", START_TIMEOUT_SECONDS, "the Firestore emulator")
+        return self
 
     def clear(self, project: str) -> None:
         request = urllib.request.Request(
@@ -68,11 +58,5 @@ class FirestoreEmulator:
             pass
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop(self.process)
         self.process = None
