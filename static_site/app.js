@@ -186,7 +186,7 @@ async function sendMessage(text, clientMessageId = newMessageId(), { recovering 
   updateEmptyState();
   scrollToBottom(true);
   const controller = new AbortController();
-  const flight = { controller, stoppedByUser: false };
+  const flight = { controller, stoppedByUser: false, newSession: !state.sessionId };
   state.inFlight = flight;
   setBusy(true);
   try {
@@ -220,6 +220,8 @@ async function sendMessage(text, clientMessageId = newMessageId(), { recovering 
       state.inFlight = null;
       return sendMessage(text, clientMessageId, { recovering: true });
     } else {
+      // A reply that failed on the server was not stored: a conversation it was starting does not exist.
+      if (flight.newSession && error.kind === "stream") forgetSession();
       userItem.remove();
       reply.remove();
       state.failedSend = { text, clientMessageId };

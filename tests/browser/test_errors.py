@@ -84,6 +84,8 @@ def test_reply_that_breaks_off_mid_stream_can_be_retried(chat: ChatPage, fake_ge
     )
     chat.open()
     fail_then_retry(chat, "Nosebleed that won't stop", "The assistant is temporarily unavailable.")
+    # The failed first reply was not stored, so its conversation never existed: no "expired" detour.
+    expect(chat.page.get_by_text("has expired")).to_have_count(0)
 
 
 def test_client_gives_up_after_sixty_quiet_seconds(chat: ChatPage) -> None:
