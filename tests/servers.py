@@ -104,5 +104,7 @@ class StaticServer:
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
+    disable_nagle_algorithm = True
+
     def log_message(self, format: str, *args: Any) -> None:
         pass

@@ -101,7 +101,7 @@ def test_unreachable_firestore_is_store_unavailable() -> None:
 
     os.environ["FIRESTORE_EMULATOR_HOST"] = f"127.0.0.1:{free_port()}"
     store = FirestoreStore(
-        firestore.Client(project="nobody"), collection="sessions", ttl=timedelta(hours=1), tail_bytes=1000
+        firestore.Client(project="nobody"), collection="sessions", ttl=timedelta(hours=1), tail_chars=1000
     )
     with pytest.raises(StoreUnavailable):
         store.append_turn(new_session_id(), TurnDraft("a", "b"), NOW, create=True)

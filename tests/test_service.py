@@ -35,7 +35,7 @@ class ScriptedModel:
 
 def make_service(tmp_path: Path, **settings: Any) -> tuple[ChatService, ScriptedModel]:
     config = Settings(rate_limit_client_per_minute=0, rate_limit_session_per_minute=0, **settings)
-    store = SQLiteStore(tmp_path / "s.sqlite3", ttl=timedelta(hours=1), tail_bytes=32_000)
+    store = SQLiteStore(tmp_path / "s.sqlite3", ttl=timedelta(hours=1), tail_chars=32_000)
     model = ScriptedModel()
     return ChatService(config, store, model), model
 

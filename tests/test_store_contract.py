@@ -20,7 +20,7 @@ TTL = timedelta(hours=1)
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
-def make_firestore(emulator: FirestoreEmulator, tail_bytes: int = 32_000) -> Any:
+def make_firestore(emulator: FirestoreEmulator, tail_chars: int = 32_000) -> Any:
     import os
 
     from firstaid_chat.store.firestore import FirestoreStore
@@ -29,13 +29,13 @@ def make_firestore(emulator: FirestoreEmulator, tail_bytes: int = 32_000) -> Any
     os.environ["FIRESTORE_EMULATOR_HOST"] = emulator.host
     emulator.clear(PROJECT)
     client = firestore.Client(project=PROJECT)
-    return FirestoreStore(client, collection="sessions", ttl=TTL, tail_bytes=tail_bytes)
+    return FirestoreStore(client, collection="sessions", ttl=TTL, tail_chars=tail_chars)
 
 
 @pytest.fixture(params=["sqlite", "firestore"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     if request.param == "sqlite":
-        made: Any = SQLiteStore(tmp_path / "chat.sqlite3", ttl=TTL, tail_bytes=32_000)
+        made: Any = SQLiteStore(tmp_path / "chat.sqlite3", ttl=TTL, tail_chars=32_000)
     else:
         made = make_firestore(request.getfixturevalue("firestore_emulator"))
     yield made

@@ -27,8 +27,8 @@ def history_window(turns: Sequence[Turn], budget_chars: int) -> list[Turn]:
     return window
 
 
-def recent_tail(turns: Sequence[Turn], max_bytes: int) -> list[Turn]:
-    """The most recent turns (in context or not) whose UTF-8 text fits in ``max_bytes``, oldest first.
+def recent_tail(turns: Sequence[Turn], max_chars: int) -> list[Turn]:
+    """The most recent turns (in context or not) whose text fits in ``max_chars``, oldest first.
 
     Stores keep this tail inline with the session so that one read gives a turn
     everything it needs; it always keeps at least the newest turn.
@@ -36,8 +36,8 @@ def recent_tail(turns: Sequence[Turn], max_bytes: int) -> list[Turn]:
     tail: list[Turn] = []
     used = 0
     for turn in reversed(turns):
-        size = len(turn.user_text.encode("utf-8")) + len(turn.reply_text.encode("utf-8"))
-        if tail and used + size > max_bytes:
+        size = len(turn.user_text) + len(turn.reply_text)
+        if tail and used + size > max_chars:
             break
         tail.append(turn)
         used += size

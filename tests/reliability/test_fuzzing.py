@@ -126,13 +126,13 @@ def test_history_window_is_the_longest_recent_in_context_run_within_budget(turns
 
 @settings(max_examples=300, deadline=None)
 @given(TURNS, st.integers(1, 400))
-def test_recent_tail_keeps_the_newest_turn_and_fits_its_budget(turns: list[Turn], max_bytes: int) -> None:
-    tail = recent_tail(turns, max_bytes)
+def test_recent_tail_keeps_the_newest_turn_and_fits_its_budget(turns: list[Turn], max_chars: int) -> None:
+    tail = recent_tail(turns, max_chars)
     if turns:
         assert tail[-1] is turns[-1]
     assert tail == turns[len(turns) - len(tail) :]
     if len(tail) > 1:
-        assert sum(len(t.user_text.encode()) + len(t.reply_text.encode()) for t in tail) <= max_bytes
+        assert sum(len(t.user_text) + len(t.reply_text) for t in tail) <= max_chars
 
 
 def test_record_property_counts() -> None:

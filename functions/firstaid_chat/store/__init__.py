@@ -8,15 +8,15 @@ from typing import Protocol
 from ..conversation import Session, Turn, TurnDraft
 from ..settings import Settings
 
-# The tail of recent turns kept inline with a session: large enough for the model's
-# history budget (UTF-8 may take up to 4 bytes a character), small enough to keep a
-# Firestore session document far below its 1 MiB limit.
-MIN_TAIL_BYTES = 32_000
-MAX_TAIL_BYTES = 700_000
+# The tail of recent turns kept inline with a session: the model's history budget plus
+# room for exchanges kept out of its context (blocked ones). It is re-encoded on every
+# turn, so it is kept no larger than that (at most 208,000 characters: even at 4 bytes
+# a character the session document stays below Firestore's 1 MiB limit).
+TAIL_MARGIN_CHARS = 8_000
 
 
-def tail_bytes_for(settings: Settings) -> int:
-    return min(MAX_TAIL_BYTES, max(MIN_TAIL_BYTES, 4 * settings.history_budget_chars))
+def tail_chars_for(settings: Settings) -> int:
+    return settings.history_budget_chars + TAIL_MARGIN_CHARS
 
 
 class Store(Protocol):

@@ -38,7 +38,7 @@ from ..conversation import Session, Turn, TurnDraft
 from ..errors import SessionNotFound, StoreUnavailable
 from ..history import recent_tail
 from ..settings import Settings
-from . import tail_bytes_for
+from . import tail_chars_for
 
 # How long a turn may keep retrying its commit against concurrent writers.
 COMMIT_DEADLINE_SECONDS = 20.0
@@ -84,7 +84,7 @@ class FirestoreStore:
     """A Store on Cloud Firestore (or its emulator, when FIRESTORE_EMULATOR_HOST is set)."""
 
     def __init__(
-        self, client: firestore.Client, *, collection: str, ttl: timedelta, tail_bytes: int, timeout: float = 8.0
+        self, client: firestore.Client, *, collection: str, ttl: timedelta, tail_chars: int, timeout: float = 8.0
     ) -> None:
         self._client = client
         # Each call is retried on transient errors until ``timeout``; an outage then
@@ -94,7 +94,7 @@ class FirestoreStore:
         self._sessions = client.collection(collection)
         self._limits = client.collection("ratelimits")
         self._ttl = ttl
-        self._tail_bytes = tail_bytes
+        self._tail_chars = tail_chars
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FirestoreStore:
@@ -103,7 +103,7 @@ class FirestoreStore:
             client,
             collection=settings.firestore_collection,
             ttl=timedelta(hours=settings.session_ttl_hours),
-            tail_bytes=tail_bytes_for(settings),
+            tail_chars=tail_chars_for(settings),
             timeout=settings.store_timeout_seconds,
         )
 
@@ -180,7 +180,7 @@ class FirestoreStore:
             "turn_count": turn.seq,
             "updated_at": now,
             "expires_at": expires_at,
-            "recent": [_turn_fields(t) for t in recent_tail([*recent, turn], self._tail_bytes)],
+            "recent": [_turn_fields(t) for t in recent_tail([*recent, turn], self._tail_chars)],
         }
         batch.create(
             ref.collection("turns").document(f"{turn.seq:08d}"), {**_turn_fields(turn), "expires_at": expires_at}

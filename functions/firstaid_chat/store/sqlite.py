@@ -11,7 +11,7 @@ from ..conversation import Session, Turn, TurnDraft
 from ..errors import SessionNotFound, StoreUnavailable
 from ..history import recent_tail
 from ..settings import Settings
-from . import tail_bytes_for
+from . import tail_chars_for
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -72,10 +72,10 @@ def _turn(row: sqlite3.Row) -> Turn:
 class SQLiteStore:
     """A Store in one SQLite file, one connection per thread, writes serialised by SQLite."""
 
-    def __init__(self, path: Path | str, *, ttl: timedelta, tail_bytes: int) -> None:
+    def __init__(self, path: Path | str, *, ttl: timedelta, tail_chars: int) -> None:
         self._path = str(path)
         self._ttl = ttl
-        self._tail_bytes = tail_bytes
+        self._tail_chars = tail_chars
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -89,7 +89,7 @@ class SQLiteStore:
         return cls(
             settings.sqlite_path,
             ttl=timedelta(hours=settings.session_ttl_hours),
-            tail_bytes=tail_bytes_for(settings),
+            tail_chars=tail_chars_for(settings),
         )
 
     def _connect(self) -> sqlite3.Connection:
@@ -119,7 +119,7 @@ class SQLiteStore:
             f"SELECT {TURN_COLUMNS} FROM turns WHERE session_id = ? ORDER BY seq DESC LIMIT ?",
             (session_id, TAIL_ROWS),
         ).fetchall()
-        return recent_tail([_turn(r) for r in reversed(rows)], self._tail_bytes)
+        return recent_tail([_turn(r) for r in reversed(rows)], self._tail_chars)
 
     def load_session(self, session_id: str, now: datetime) -> Session | None:
         try:
