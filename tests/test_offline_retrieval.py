@@ -7,18 +7,11 @@ import time
 from pathlib import Path
 
 import pytest
-from firstaid_chat.offline import (
-    Topic,
-    TopicIndex,
-    compose_reply,
-    emergency_preamble,
-    load_topics,
-    no_match_reply,
-    signals_life_threat,
-)
 from firstaid_chat.offline.common_words import COMMON_WORDS
-from firstaid_chat.offline.knowledge import EMERGENCY_NUMBER_PLACEHOLDER
-from firstaid_chat.offline.retrieval import terms
+from firstaid_chat.offline.compose import compose_reply, no_match_reply
+from firstaid_chat.offline.emergency import emergency_preamble, signals_life_threat
+from firstaid_chat.offline.knowledge import EMERGENCY_NUMBER_PLACEHOLDER, Topic, load_topics
+from firstaid_chat.offline.retrieval import TopicIndex, terms
 from firstaid_chat.offline.text import SpellingCorrector
 
 REQUIRED_SLUGS = {

@@ -22,7 +22,8 @@ class OfflineModel:
 
     def reply_text(self, message: str) -> str:
         # Imported on first use: instances that never answer offline never load the guide.
-        from ..offline import compose_reply, default_index, no_match_reply
+        from ..offline.compose import compose_reply, no_match_reply
+        from ..offline.retrieval import default_index
 
         match = default_index().best(message)
         if match is None:

@@ -5,25 +5,9 @@ When the model is unavailable, a message is checked for signs of a life threat
 (`TopicIndex.best`), and answered from that topic (`compose_reply`), or
 honestly told that only first aid is available (`no_match_reply`).
 
-Nothing is loaded at import time; `default_index()` builds the index over the
-packaged topics on first use and keeps it for the life of the instance.
+Nothing is loaded at import time; `retrieval.default_index()` builds the index
+over the packaged topics on first use and keeps it for the life of the instance.
+The package re-exports nothing: every instance imports `emergency` for each
+turn, and only the instances that answer offline need the rest.
 """
 
-from __future__ import annotations
-
-from .compose import compose_reply, no_match_reply
-from .emergency import emergency_preamble, signals_life_threat
-from .knowledge import Topic, load_topics
-from .retrieval import Match, TopicIndex, default_index
-
-__all__ = [
-    "Match",
-    "Topic",
-    "TopicIndex",
-    "compose_reply",
-    "default_index",
-    "emergency_preamble",
-    "load_topics",
-    "no_match_reply",
-    "signals_life_threat",
-]
