@@ -36,22 +36,9 @@ class TimedServer(FunctionServer):
     first_health_seconds = 0.0
 
     def start(self) -> TimedServer:
-        executable = Path(sys.executable).with_name("functions-framework")
-        self._log = self.log_path.open("wb")
         self.spawned_at = time.monotonic()
-        self.process = subprocess.Popen(
-            [
-                str(executable),
-                "--target=chat",
-                f"--source={ROOT / 'functions' / 'main.py'}",
-                "--host=127.0.0.1",
-                f"--port={self.port}",
-            ],
-            cwd=ROOT / "functions",
-            env={**os.environ, **self.env},
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
+        self.spawn()
+        assert self.process is not None
         deadline = self.spawned_at + START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -44,7 +44,8 @@ class FunctionServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> FunctionServer:
+    def spawn(self) -> None:
+        """Start the process without waiting for it to answer."""
         executable = Path(sys.executable).with_name("functions-framework")
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
@@ -60,6 +61,10 @@ class FunctionServer:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
+
+    def start(self) -> FunctionServer:
+        self.spawn()
+        assert self.process is not None
         try:
             wait_until_answering(self.process, f"{self.url}/healthz", START_TIMEOUT_SECONDS, "functions-framework")
         except RuntimeError as exc:
