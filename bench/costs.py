@@ -9,7 +9,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench.figures import INSTANT
@@ -69,17 +69,20 @@ def store_calls(backends: Backends, sessions: Mapping[str, Mapping[int, str | No
 
 
 def _costs(store: Any, session_id: str, calls: int) -> dict[str, float]:
-    """Wall and CPU time of load_session, then append_turn on what it loaded (as the service does)."""
-    from firstaid_chat.conversation import TurnDraft
+    """Wall and CPU time of load_session, then claim_turn and append_turn on what it loaded (as the service does)."""
 
-    draft = TurnDraft(user_text=SEED_USER, reply_text=SEED_REPLY)
+    from firstaid_chat.conversation import TurnDraft, new_turn_key
+
     load, load_cpu, append, append_cpu = [], [], [], []
     for _ in range(calls):
         started, cpu = time.monotonic(), time.thread_time()
         session = store.load_session(session_id, datetime.now(UTC))
         load.append(time.monotonic() - started)
         load_cpu.append(time.thread_time() - cpu)
-        seconds, cpu = _timed(store.append_turn, session_id, draft, datetime.now(UTC), create=False, loaded=session)
+        key = new_turn_key()
+        draft = TurnDraft(user_text=SEED_USER, reply_text=SEED_REPLY, key=key)
+        now = datetime.now(UTC)
+        seconds, cpu = _timed(_claim_and_append, store, session_id, session, draft, now)
         append.append(seconds)
         append_cpu.append(cpu)
     return {
@@ -90,18 +93,23 @@ def _costs(store: Any, session_id: str, calls: int) -> dict[str, float]:
     }
 
 
+def _claim_and_append(store: Any, session_id: str, session: Any, draft: Any, now: datetime) -> Any:
+    claim = store.claim_turn(session_id, session, draft.key, now, now + timedelta(minutes=1))
+    return store.append_turn(claim, draft, now)
+
+
 def store_load(backends: Backends, levels: tuple[int, ...], turns: int) -> Section:
     """A turn's store work alone (load_session, then append_turn on it) from many threads at once."""
     from firstaid_chat.conversation import TurnDraft, new_session_id
     from firstaid_chat.settings import Settings
-    from firstaid_chat.store import build_store
+    from firstaid_chat.store import build_store, record_turn
 
     section = Section(
         "store_load",
         f"A turn's store work alone under concurrency (in process, {turns} turns per thread, each on its own session)",
         ("store", "threads", "turns/s", "p50 ms", "p95 ms"),
         notes=[
-            "load_session then append_turn(loaded=...) per turn, no model: what the store (and, for "
+            "load_session, claim_turn, then append_turn per turn, no model: what the store (and, for "
             "Firestore, the emulator on the same 2 cores) sustains by itself.",
         ],
     )
@@ -116,11 +124,10 @@ def store_load(backends: Backends, levels: tuple[int, ...], turns: int) -> Secti
 
                 def work(store: Any = store, latencies: list[float] = latencies) -> None:
                     session_id = new_session_id()
-                    store.append_turn(session_id, draft, datetime.now(UTC), create=True)
+                    record_turn(store, session_id, draft, datetime.now(UTC), create=True)
                     for _ in range(turns):
                         started = time.monotonic()
-                        session = store.load_session(session_id, datetime.now(UTC))
-                        store.append_turn(session_id, draft, datetime.now(UTC), create=False, loaded=session)
+                        record_turn(store, session_id, draft, datetime.now(UTC))
                         latencies.append(time.monotonic() - started)
 
                 began = time.monotonic()

@@ -379,7 +379,7 @@ def last_contents(fake: FakeGemini) -> list[dict[str, Any]]:
 
 
 def seed_conversation(env: Mapping[str, str], turns: int) -> str:
-    """A live session with ``turns`` stored turns, written through the store's own append_turn.
+    """A live session with ``turns`` stored turns, each claimed and stored through the store (record_turn).
 
     On Firestore the early turns go through a FirestoreStore that keeps a one-byte
     inline tail (so each write is small and seeding is quick); the last turns go
@@ -388,7 +388,7 @@ def seed_conversation(env: Mapping[str, str], turns: int) -> str:
     """
     from firstaid_chat.conversation import TurnDraft, new_session_id
     from firstaid_chat.settings import Settings
-    from firstaid_chat.store import build_store
+    from firstaid_chat.store import build_store, record_turn
 
     session_id = new_session_id()
     start = datetime.now(UTC) - timedelta(hours=2)
@@ -404,7 +404,7 @@ def seed_conversation(env: Mapping[str, str], turns: int) -> str:
             for index in range(turns):
                 store = thin if thin is not None and index < turns - SEED_FULL_TAIL_TURNS else full
                 draft = TurnDraft(user_text=f"{SEED_USER} ({index + 1})", reply_text=SEED_REPLY)
-                store.append_turn(session_id, draft, start + timedelta(seconds=index), create=index == 0)
+                record_turn(store, session_id, draft, start + timedelta(seconds=index), create=index == 0)
         finally:
             full.close()
             if thin is not None:

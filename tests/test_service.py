@@ -13,6 +13,8 @@ from firstaid_chat.service import ChatRequest, ChatService, Delta, Done, Started
 from firstaid_chat.settings import Settings
 from firstaid_chat.store.sqlite import SQLiteStore
 
+from tests.clients import post_resending
+
 
 class ScriptedModel:
     """A test model: replies from a queue and records every prompt it was given."""
@@ -70,10 +72,8 @@ def test_twenty_concurrent_posts_to_one_session_through_the_api(make_client: Any
     statuses: list[int] = []
 
     def post(i: int) -> None:
-        response = client.post(
-            "/v1/chat", json={"message": f"m{i}", "session_id": session_id, "client_message_id": f"c{i}"}
-        )
-        statuses.append(response.status_code)
+        body = {"message": f"m{i}", "session_id": session_id, "client_message_id": f"c{i}"}
+        statuses.append(post_resending(client, body)[0].status_code)
 
     threads = [threading.Thread(target=post, args=(i,)) for i in range(20)]
     for thread in threads:

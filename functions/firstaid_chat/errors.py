@@ -5,6 +5,9 @@
     ├── Unauthorized               401 unauthorized
     ├── NotFound                   404 not_found / session_not_found
     ├── MethodNotAllowed           405 method_not_allowed
+    ├── TurnInProgress             409 turn_in_progress (with Retry-After)
+    ├── ClientMessageIdReused      409 client_message_id_reused
+    ├── TurnSuperseded             409 turn_superseded
     ├── PayloadTooLarge            413 payload_too_large / message_too_long
     ├── UnsupportedMediaType       415 unsupported_media_type
     ├── RateLimited                429 rate_limited (with Retry-After)
@@ -77,6 +80,30 @@ class MethodNotAllowed(ChatError):
     status = 405
     code = "method_not_allowed"
     default_message = "This method is not allowed here."
+
+
+class TurnInProgress(ChatError):
+    """Another message of this conversation is still being answered; retry after it is stored."""
+
+    status = 409
+    code = "turn_in_progress"
+    default_message = "The previous message is still being answered. This one will be sent when it is saved."
+
+
+class ClientMessageIdReused(ChatError):
+    """A client message id already stored with different text: a client bug, never a retry."""
+
+    status = 409
+    code = "client_message_id_reused"
+    default_message = "This message id was already used for a different message. Send it with a new id."
+
+
+class TurnSuperseded(ChatError):
+    """A retry of this very message took over while it was being answered; the retry answers it."""
+
+    status = 409
+    code = "turn_superseded"
+    default_message = "This message was sent again; the newer request answers it."
 
 
 class PayloadTooLarge(ChatError):

@@ -1,27 +1,37 @@
 """The chat service: one turn of a conversation, independent of HTTP.
 
-A turn loads the session (one store read), asks the model outside any store
-transaction, streams the reply out as it comes, then stores the finished
-exchange atomically. Nothing about a conversation is kept in memory between
-requests.
+A turn loads the session (one store read), claims it (one write: one turn at a
+time per session, and the per-session rate limit counts every turn started),
+asks the model outside any store transaction, streams the reply out as it comes,
+then stores the finished exchange atomically, or releases the claim when the turn
+fails. Nothing about a conversation is kept in memory between requests.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .conversation import Session, Turn, TurnDraft, new_session_id
-from .errors import KeyUnavailable, RateLimited, SessionNotFound, UpstreamError
+from .conversation import Claim, Session, Stored, Turn, TurnDraft, new_session_id, new_turn_key, text_hash
+from .errors import (
+    ClientMessageIdReused,
+    KeyUnavailable,
+    RateLimited,
+    SessionNotFound,
+    StoreUnavailable,
+    TurnInProgress,
+    TurnSuperseded,
+    UpstreamError,
+)
 from .history import history_window
 from .model import BLOCKED_FINISH_REASONS, Chunk, Model, Prompt, Usage
 from .offline.emergency import emergency_preamble, signals_life_threat
 from .settings import Settings
-from .store import Store
+from .store import ClaimConflict, Store
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +46,10 @@ FALLBACK_NOTICE = (
     "so this answer comes from the built-in first-aid guide._\n\n"
 )
 RATE_WINDOW_SECONDS = 60
+# How often a turn re-checks and retries its claim when the session changed under it.
+CLAIM_ATTEMPTS = 5
+# What a client is told to wait before resending a message while the previous turn is being answered.
+TURN_IN_PROGRESS_RETRY_SECONDS = 2
 
 
 @dataclass(frozen=True)
@@ -125,28 +139,47 @@ class ChatService:
     def turn(self, request: ChatRequest, *, client: str, started: float | None = None) -> Iterator[Event]:
         """Run one turn: ``Started``, then the reply's text as it comes, then the stored result.
 
-        An unknown session or a rate limit is raised before ``Started``; a model
-        that fails before its first word is raised before the first ``Delta``; so
-        the HTTP layer can still answer those with a status code. When the
-        consumer goes away mid-stream, the reply is still finished and stored.
+        An unknown session, a turn already in progress on it (``TurnInProgress``), a
+        reused client message id or a rate limit is raised before ``Started``; a model
+        that fails before its first word is raised before the first ``Delta``; so the
+        HTTP layer can still answer those with a status code. When the consumer goes
+        away mid-stream, the reply is still finished and stored. When the session is
+        deleted during the turn, the reply is discarded (``SessionNotFound``).
         """
         started = self._monotonic() if started is None else started
         # The model must finish early enough to leave time for storing the turn.
         timeout = self.settings.request_timeout_seconds
         deadline = started + timeout - min(self.settings.store_timeout_seconds, timeout / 4)
         session = self._load(request.session_id) if request.session_id else None
-        replay = session.find(request.client_message_id) if session else None
-        if session is not None and replay is not None:
-            yield Started(session.id)
-            yield Delta(replay.reply_text)
-            yield Done(turn_payload(session.id, replay, self.settings.emergency_number, replayed=True))
+        claim = self._replay(session, request) or self._claim(session, request, client)
+        if isinstance(claim, Turn):
+            # A retry of a stored message: its stored reply, and no model call.
+            session_id = request.session_id or ""
+            yield Started(session_id)
+            yield Delta(claim.reply_text)
+            yield Done(turn_payload(session_id, claim, self.settings.emergency_number, replayed=True))
             return
-        self._check_rate_limits(session, client)
-        session_id = session.id if session else new_session_id()
-        yield Started(session_id)
+        outcome: tuple[Stored, _Reply, bool] | None = None
+        try:
+            yield Started(claim.session_id)
+            outcome = yield from self._answer(request, claim, deadline)
+        finally:
+            if outcome is None:
+                self.store.release_turn(claim, self._clock())
+        stored, reply, disconnected = outcome
+        self._log_turn(stored.turn, reply, started, disconnected)
+        if not disconnected:
+            yield Done(
+                turn_payload(claim.session_id, stored.turn, self.settings.emergency_number, replayed=stored.replayed)
+            )
 
+    def _answer(
+        self, request: ChatRequest, claim: Claim, deadline: float
+    ) -> Generator[Event, None, tuple[Stored, _Reply, bool]]:
+        """Stream the model's reply for a claimed turn, then store it."""
+        session = claim.session
         emergency = signals_life_threat(request.message)
-        history = history_window(session.recent, self.settings.history_budget_chars) if session else []
+        history = history_window(session.recent, self.settings.history_budget_chars)
         reply = _Reply()
         chunks = self._reply_chunks(Prompt(request.message, history, deadline), reply)
         disconnected = False
@@ -167,14 +200,60 @@ class ChatService:
             source=reply.source,
             emergency=emergency,
             in_context=not (reply.prompt_blocked or reply.finish_reason in BLOCKED_FINISH_REASONS),
+            key=claim.key,
         )
-        committed_at = self._clock()
-        stored = self.store.append_turn(session_id, draft, committed_at, create=session is None, loaded=session)
-        self._log_turn(stored, reply, started, disconnected)
-        if not disconnected:
-            # A concurrent request with the same client message id may have stored its turn first.
-            replayed = stored.created_at != committed_at
-            yield Done(turn_payload(session_id, stored, self.settings.emergency_number, replayed=replayed))
+        stored = self.store.append_turn(claim, draft, self._clock())
+        if stored.replayed:
+            # A retry of this message took over and stored its own reply first; this one's
+            # streamed text is not what was kept, so it must not end as if it were.
+            raise TurnSuperseded()
+        return stored, reply, disconnected
+
+    def _replay(self, session: Session | None, request: ChatRequest) -> Turn | None:
+        """The stored turn this request retries, if any; ``ClientMessageIdReused`` if its text differs."""
+        cmid = request.client_message_id
+        if session is None or cmid is None:
+            return None
+        turn = session.find(cmid)
+        if turn is None:
+            ref = session.ref_for(cmid)
+            if ref is not None and ref.message_hash != text_hash(request.message):
+                raise ClientMessageIdReused()
+            if ref is not None or not session.indexed_all:
+                # Older than the inline tail: one direct read, only for late retries.
+                turn = self.store.find_turn(session.id, cmid, self._clock())
+        if turn is not None and turn.user_text != request.message:
+            raise ClientMessageIdReused()
+        return turn
+
+    def _claim(self, session: Session | None, request: ChatRequest, client: str) -> Claim | Turn:
+        """Claim the session for this turn (creating it for a first turn), after the limits allow it.
+
+        Raises ``TurnInProgress`` while another turn of the session is being answered,
+        ``RateLimited`` over a limit. When the session changed since it was loaded, the
+        checks run again on its new state; if that state holds this very message (a
+        concurrent retry stored it), that stored turn is returned instead of a claim.
+        """
+        key = new_turn_key()
+        self._check_client_rate_limit(client)
+        for _ in range(CLAIM_ATTEMPTS):
+            now = self._clock()
+            if session is not None:
+                if session.turn_in_progress(now, request.client_message_id):
+                    raise TurnInProgress(retry_after=TURN_IN_PROGRESS_RETRY_SECONDS)
+                self._check_session_rate_limit(session, now)
+            until = now + timedelta(seconds=self.settings.request_timeout_seconds)
+            session_id = session.id if session is not None else new_session_id()
+            try:
+                return self.store.claim_turn(session_id, session, key, now, until, request.client_message_id)
+            except ClaimConflict as conflict:
+                if session is not None and conflict.session is None:
+                    raise SessionNotFound() from None
+                session = conflict.session
+                replay = self._replay(session, request)
+                if replay is not None:
+                    return replay
+        raise StoreUnavailable()
 
     def _texts(self, chunks: Iterator[Chunk], reply: _Reply, lead: str) -> Iterator[str]:
         """The reply's text pieces, with the emergency lead first and honest notes where needed."""
@@ -234,17 +313,21 @@ class ChatService:
             raise SessionNotFound()
         return session
 
-    def _check_rate_limits(self, session: Session | None, client: str) -> None:
-        now = self._clock()
+    def _check_session_rate_limit(self, session: Session, now: datetime) -> None:
+        """``RateLimited`` when the session started its limit of turns in the last minute (stored or not)."""
         per_session = self.settings.rate_limit_session_per_minute
-        if session is not None and per_session:
-            window_start = now - timedelta(seconds=RATE_WINDOW_SECONDS)
-            recent = [t.created_at for t in session.recent if t.created_at > window_start]
-            if len(recent) >= per_session:
-                wait = (min(recent) - window_start).total_seconds()
-                raise RateLimited(retry_after=max(1, int(wait + 0.999)))
+        if not per_session:
+            return
+        window_start = now - timedelta(seconds=RATE_WINDOW_SECONDS)
+        recent = [c for c in session.claims if c > window_start]
+        if len(recent) >= per_session:
+            wait = (sorted(recent)[-per_session] - window_start).total_seconds()
+            raise RateLimited(retry_after=max(1, int(wait + 0.999)))
+
+    def _check_client_rate_limit(self, client: str) -> None:
         per_client = self.settings.rate_limit_client_per_minute
         if per_client:
+            now = self._clock()
             wait_seconds = self.store.hit_rate_limit(f"client:{client}", per_client, RATE_WINDOW_SECONDS, now)
             if wait_seconds is not None:
                 raise RateLimited(retry_after=wait_seconds)

@@ -73,6 +73,7 @@ class Settings:
     max_message_chars: int = 4_000
     max_body_bytes: int = 32_768
     session_ttl_hours: float = 24.0 * 7
+    session_max_age_days: float = 30.0
     request_timeout_seconds: float = 55.0
     model_attempt_timeout_seconds: float = 25.0
     model_max_attempts: int = 4
@@ -123,6 +124,7 @@ class Settings:
             max_message_chars=env.integer("MAX_MESSAGE_CHARS", 4_000, 1, 100_000),
             max_body_bytes=env.integer("MAX_BODY_BYTES", 32_768, 1_024, 1_048_576),
             session_ttl_hours=env.number("SESSION_TTL_HOURS", 24.0 * 7, 0.01, 24.0 * 3650),
+            session_max_age_days=env.number("SESSION_MAX_AGE_DAYS", 30.0, 0.01, 3650.0),
             request_timeout_seconds=env.number("REQUEST_TIMEOUT_SECONDS", 55.0, 1.0, 3600.0),
             model_attempt_timeout_seconds=env.number("MODEL_ATTEMPT_TIMEOUT_SECONDS", 25.0, 0.1, 3600.0),
             model_max_attempts=env.integer("MODEL_MAX_ATTEMPTS", 4, 1, 10),
@@ -141,6 +143,11 @@ class Settings:
         return settings
 
     def _check_combinations(self) -> None:
+        if self.session_max_age_days * 24 < self.session_ttl_hours:
+            raise SettingsError(
+                "SESSION_MAX_AGE_DAYS must be at least SESSION_TTL_HOURS (in days): a conversation "
+                "cannot end before it could first expire."
+            )
         if self.model_provider == "gemini" and not self.has_gemini_key:
             raise SettingsError(
                 "MODEL_PROVIDER=gemini needs a Gemini API key: set GEMINI_API_KEY (or put it in .env "
