@@ -68,6 +68,15 @@ KNOWN_SOURCES = {
     "Royal Life Saving Society UK",
     "Samaritans",
     "Mind",
+    "NICE",
+    "UK Sepsis Trust",
+    "Meningitis Research Foundation",
+    "Royal College of Obstetricians and Gynaecologists",
+    "American Academy of Pediatrics",
+    "National Capital Poison Center",
+    "Centers for Disease Control and Prevention",
+    "Australian and New Zealand Committee on Resuscitation",
+    "RNLI",
 }
 
 VALID_TOPIC = """\
