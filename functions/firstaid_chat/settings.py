@@ -53,7 +53,7 @@ CONTACT_DEFAULTS: dict[str, tuple[str, str]] = {
 }
 # A phone number, optionally followed by a name in brackets: "116 123 (Samaritans)".
 # No braces, so a value can never smuggle a placeholder into the guide's text.
-CONTACT_LINE_PATTERN = re.compile(r"\+?[0-9][0-9 -]{1,19}(?: \([^(){}\n]{1,60}\))?")
+CONTACT_LINE_PATTERN = re.compile(r"\+?[0-9][0-9 -]{2,19}(?: \([^(){}\n]{1,60}\))?")
 # A session document keeps recent turns inline; this keeps it well under Firestore's
 # 1 MiB document limit whatever HISTORY_BUDGET_CHARS says.
 MAX_HISTORY_BUDGET_CHARS = 200_000
