@@ -50,9 +50,7 @@ _EDITION_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _EARLIEST_REVIEW = datetime.date(2025, 1, 1)
 _LATEST_REVIEW = datetime.date(2035, 12, 31)
 _STRING_LIST_FIELDS = ("keywords", "steps", "do_not", "sources", "guidelines")
-_FIELDS = frozenset(
-    {"title", "slug", "life_threatening", "call_emergency_when", "review_by", *_STRING_LIST_FIELDS}
-)
+_FIELDS = frozenset({"title", "slug", "life_threatening", "call_emergency_when", "review_by", *_STRING_LIST_FIELDS})
 _MAY_BE_EMPTY = frozenset({"do_not"})
 
 
