@@ -241,3 +241,27 @@ def test_crush_injury_frees_the_person_whatever_the_time(by_slug: dict[str, Topi
 def test_new_topics_are_found_from_lay_messages(message: str, slug: str) -> None:
     match = TopicIndex.build(load_topics()).best(message)
     assert match is not None and match.topic.slug == slug
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[crisis_line]\nconfigured = "the line on {number}"\n',
+        '[crisis_line]\nconfigured = "the line"\nmissing = "{emergency_number}"\n'
+        '[poison_centre]\nconfigured = "{number}"\nmissing = "{emergency_number}"\n',
+    ],
+)
+def test_a_broken_contact_phrases_file_is_rejected_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    from firstaid_chat.offline import compose
+
+    path = tmp_path / "contact_phrases.toml"
+    path.write_text(text, encoding="utf-8")
+    monkeypatch.setattr(compose, "CONTACT_PHRASES_PATH", path)
+    compose._contact_phrases.cache_clear()
+    try:
+        with pytest.raises(ValueError, match=r"contact_phrases\.toml: \[crisis_line\]"):
+            compose.fill_contacts("Call {crisis_line}.", crisis_line=None, poison_centre=None)
+    finally:
+        compose._contact_phrases.cache_clear()
