@@ -74,3 +74,36 @@ def test_invalid_settings_stop_the_function_at_start(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("CHAT_STORE", "mongo")
     with pytest.raises(SettingsError, match="CHAT_STORE"):
         functions_framework.create_app(target="chat", source=str(FUNCTIONS / "main.py"))
+
+
+@pytest.mark.parametrize(
+    ("number", "crisis_line", "poison_centre"),
+    [
+        ("911", "988 (Suicide & Crisis Lifeline)", "1-800-222-1222 (Poison Help)"),
+        ("999", "116 123 (Samaritans)", "111 (NHS 111)"),
+        ("000", "13 11 14 (Lifeline)", "13 11 26 (Poisons Information Centre)"),
+        ("111", "1737 (Need to talk?)", "0800 764 766 (National Poisons Centre)"),
+        ("112", None, None),
+        ("190", None, None),
+    ],
+)
+def test_crisis_line_and_poison_centre_default_from_the_emergency_number(
+    number: str, crisis_line: str | None, poison_centre: str | None
+) -> None:
+    settings = Settings.from_env({"EMERGENCY_NUMBER": number})
+    assert (settings.crisis_line, settings.poison_centre) == (crisis_line, poison_centre)
+
+
+def test_crisis_line_and_poison_centre_can_be_set_or_turned_off() -> None:
+    settings = Settings.from_env(
+        {"EMERGENCY_NUMBER": "999", "CRISIS_LINE": "+49 800 111 0 111 (TelefonSeelsorge)", "POISON_CENTRE": "None"}
+    )
+    assert settings.crisis_line == "+49 800 111 0 111 (TelefonSeelsorge)"
+    assert settings.poison_centre is None
+
+
+@pytest.mark.parametrize("name", ["CRISIS_LINE", "POISON_CENTRE"])
+@pytest.mark.parametrize("value", ["call your GP", "116 123 {emergency_number}", "116 123 (Sama{ritans)", "12"])
+def test_a_contact_line_that_is_not_a_phone_line_names_the_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=rf"^{name}=.*not a phone line"):
+        Settings.from_env({name: value})

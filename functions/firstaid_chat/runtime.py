@@ -20,7 +20,11 @@ def build_models(settings: Settings) -> tuple[Model, Model | None]:
     """The model that answers and the one that steps in when it fails (if any)."""
     from .model.offline import OfflineModel
 
-    offline = OfflineModel(emergency_number=settings.emergency_number)
+    offline = OfflineModel(
+        emergency_number=settings.emergency_number,
+        crisis_line=settings.crisis_line,
+        poison_centre=settings.poison_centre,
+    )
     if not settings.uses_gemini:
         return offline, None
     from .model.gemini import GeminiModel

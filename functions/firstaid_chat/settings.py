@@ -40,6 +40,20 @@ DEFAULT_SAFETY_SETTINGS = (
     "HARM_CATEGORY_DANGEROUS_CONTENT=BLOCK_ONLY_HIGH"
 )
 SECRET_VERSION_PATTERN = re.compile(r"^projects/[^/]+/secrets/[^/]+/versions/[^/]+$")
+# Default crisis line and poison centre for the countries an EMERGENCY_NUMBER most
+# likely means (911: United States, 999: United Kingdom, 000: Australia,
+# 111: New Zealand). Any other number (112 serves many countries with different
+# lines) has no default: replies then point to a local line or the emergency number.
+# Canada also dials 911 and shares 988 but not the US poison line: set POISON_CENTRE.
+CONTACT_DEFAULTS: dict[str, tuple[str, str]] = {
+    "911": ("988 (Suicide & Crisis Lifeline)", "1-800-222-1222 (Poison Help)"),
+    "999": ("116 123 (Samaritans)", "111 (NHS 111)"),
+    "000": ("13 11 14 (Lifeline)", "13 11 26 (Poisons Information Centre)"),
+    "111": ("1737 (Need to talk?)", "0800 764 766 (National Poisons Centre)"),
+}
+# A phone number, optionally followed by a name in brackets: "116 123 (Samaritans)".
+# No braces, so a value can never smuggle a placeholder into the guide's text.
+CONTACT_LINE_PATTERN = re.compile(r"\+?[0-9][0-9 -]{2,19}(?: \([^(){}\n]{1,60}\))?")
 # A session document keeps recent turns inline; this keeps it well under Firestore's
 # 1 MiB document limit whatever HISTORY_BUDGET_CHARS says.
 MAX_HISTORY_BUDGET_CHARS = 200_000
@@ -80,6 +94,8 @@ class Settings:
     store_timeout_seconds: float = 8.0
     allowed_origins: tuple[str, ...] = ("http://localhost:8000", "http://127.0.0.1:8000")
     emergency_number: str = "112"
+    crisis_line: str | None = None
+    poison_centre: str | None = None
     rate_limit_session_per_minute: int = 10
     rate_limit_client_per_minute: int = 30
     auth_mode: str = "none"
@@ -103,6 +119,8 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Build settings from environment variables (``os.environ`` by default)."""
         env = _Env(os.environ if environ is None else environ)
+        emergency_number = env.emergency_number("EMERGENCY_NUMBER", "112")
+        crisis_default, poison_default = CONTACT_DEFAULTS.get(emergency_number, (None, None))
         settings = cls(
             chat_store=env.choice("CHAT_STORE", "sqlite", ("sqlite", "firestore")),
             sqlite_path=Path(env.text("SQLITE_PATH", ".data/chat.sqlite3")),
@@ -130,7 +148,9 @@ class Settings:
             model_max_attempts=env.integer("MODEL_MAX_ATTEMPTS", 4, 1, 10),
             store_timeout_seconds=env.number("STORE_TIMEOUT_SECONDS", 8.0, 0.1, 60.0),
             allowed_origins=env.origins("ALLOWED_ORIGINS", "http://localhost:8000,http://127.0.0.1:8000"),
-            emergency_number=env.emergency_number("EMERGENCY_NUMBER", "112"),
+            emergency_number=emergency_number,
+            crisis_line=env.contact_line("CRISIS_LINE", crisis_default),
+            poison_centre=env.contact_line("POISON_CENTRE", poison_default),
             rate_limit_session_per_minute=env.integer("RATE_LIMIT_SESSION_PER_MINUTE", 10, 0, 100_000),
             rate_limit_client_per_minute=env.integer("RATE_LIMIT_CLIENT_PER_MINUTE", 30, 0, 100_000),
             auth_mode=env.choice("AUTH_MODE", "none", ("none", "firebase_id_token", "app_check")),
@@ -242,6 +262,20 @@ class _Env:
         value = self.text(name, default)
         if not re.fullmatch(r"[0-9+ ]{2,15}", value):
             raise SettingsError(f"{name}={value!r} is not a phone number: use digits such as 112, 911 or 999.")
+        return value
+
+    def contact_line(self, name: str, default: str | None) -> str | None:
+        """A phone line people are told to call, `none` for no line, or the default when unset."""
+        value = self.optional(name)
+        if value is None:
+            return default
+        if value.lower() == "none":
+            return None
+        if not CONTACT_LINE_PATTERN.fullmatch(value):
+            raise SettingsError(
+                f"{name}={value!r} is not a phone line: write the number, optionally followed by its "
+                "name in brackets, such as 116 123 (Samaritans); or none for no line."
+            )
         return value
 
     def safety_settings(self, name: str, default: str) -> tuple[tuple[str, str], ...]:

@@ -17,8 +17,16 @@ class OfflineModel:
 
     source = "offline"
 
-    def __init__(self, *, emergency_number: str) -> None:
+    def __init__(
+        self,
+        *,
+        emergency_number: str,
+        crisis_line: str | None = None,
+        poison_centre: str | None = None,
+    ) -> None:
         self._number = emergency_number
+        self._crisis_line = crisis_line
+        self._poison_centre = poison_centre
 
     def reply_text(self, message: str) -> str:
         # Imported on first use: instances that never answer offline never load the guide.
@@ -28,7 +36,9 @@ class OfflineModel:
         match = default_index().best(message)
         if match is None:
             return no_match_reply(self._number)
-        return compose_reply(match.topic, self._number)
+        return compose_reply(
+            match.topic, self._number, crisis_line=self._crisis_line, poison_centre=self._poison_centre
+        )
 
     def stream(self, prompt: Prompt) -> Iterator[Chunk]:
         pieces = _PIECES.findall(self.reply_text(prompt.message))

@@ -9,11 +9,15 @@ Each file in `topics/` is named after its slug and holds::
     steps = ["Call {emergency_number} now ...", ...]  # short imperatives, unnumbered
     do_not = ["Don't ...", ...]
     call_emergency_when = ["...", ...]  # or one string
-    sources = ["Resuscitation Council UK", ...]
+    sources = ["Resuscitation Council UK", ...]  # organisations whose guidance it follows
+    guidelines = ["ERC Guidelines 2025: First Aid", ...]  # guideline and edition (a year)
+    review_by = 2027-10-01             # a TOML date: when a clinician must look again
 
-`{emergency_number}` is the only placeholder; it is filled in from config when
-a topic is rendered. A life-threatening topic's first step must contain it, so
-the first thing a rescuer reads is to call for help.
+Placeholders are filled in from config when a topic is rendered (see
+`compose.py`): `{emergency_number}`, `{crisis_line}` and `{poison_centre}`;
+any other `{...}` is rejected. A life-threatening topic's first step must
+contain `{emergency_number}`, so the first thing a rescuer reads is to call
+for help.
 
 Procedures that differ by age share a stem and end in `-adult`, `-child` or
 `-infant` (`cpr-adult`, `cpr-child`, `cpr-infant`); retrieval picks the member
@@ -26,6 +30,7 @@ render quietly wrong.
 
 from __future__ import annotations
 
+import datetime
 import re
 import tomllib
 from dataclasses import dataclass
@@ -34,11 +39,18 @@ from typing import Any
 
 TOPICS_DIR = Path(__file__).resolve().parent / "topics"
 EMERGENCY_NUMBER_PLACEHOLDER = "{emergency_number}"
+CRISIS_LINE_PLACEHOLDER = "{crisis_line}"
+POISON_CENTRE_PLACEHOLDER = "{poison_centre}"
+PLACEHOLDERS = (EMERGENCY_NUMBER_PLACEHOLDER, CRISIS_LINE_PLACEHOLDER, POISON_CENTRE_PLACEHOLDER)
 
 _PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 _LEADING_NUMBER = re.compile(r"^\s*\d+[.)]")
-_STRING_LIST_FIELDS = ("keywords", "steps", "do_not", "sources")
-_FIELDS = frozenset({"title", "slug", "life_threatening", "call_emergency_when", *_STRING_LIST_FIELDS})
+# A guideline is named with its edition, and an edition is a year.
+_EDITION_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+_EARLIEST_REVIEW = datetime.date(2025, 1, 1)
+_LATEST_REVIEW = datetime.date(2035, 12, 31)
+_STRING_LIST_FIELDS = ("keywords", "steps", "do_not", "sources", "guidelines")
+_FIELDS = frozenset({"title", "slug", "life_threatening", "call_emergency_when", "review_by", *_STRING_LIST_FIELDS})
 _MAY_BE_EMPTY = frozenset({"do_not"})
 
 
@@ -48,7 +60,9 @@ class Topic:
 
     List fields are tuples so that a topic can't be changed after loading.
     `call_emergency_when` may be written as one string in the file; it is
-    always a tuple here.
+    always a tuple here. `guidelines` names the guideline editions the text
+    follows and `review_by` the date by which a clinician must review it; the
+    loader requires both (the defaults only serve topics built in code).
     """
 
     title: str
@@ -59,6 +73,8 @@ class Topic:
     do_not: tuple[str, ...]
     call_emergency_when: tuple[str, ...]
     sources: tuple[str, ...]
+    guidelines: tuple[str, ...] = ()
+    review_by: datetime.date | None = None
 
 
 def load_topics(directory: Path | None = None) -> tuple[Topic, ...]:
@@ -116,6 +132,8 @@ def _topic_from(data: dict[str, Any], stem: str) -> Topic:
         do_not=lists["do_not"],
         call_emergency_when=call_when,
         sources=lists["sources"],
+        guidelines=lists["guidelines"],
+        review_by=_review_date(data["review_by"]),
     )
     _check_text(topic)
     return topic
@@ -140,13 +158,25 @@ def _string_list(data: dict[str, Any], name: str) -> tuple[str, ...]:
     return items
 
 
+def _review_date(value: object) -> datetime.date:
+    # tomllib gives a datetime for 2027-10-01T00:00, which is a datetime.date subclass.
+    if not isinstance(value, datetime.date) or isinstance(value, datetime.datetime):
+        raise ValueError("'review_by' must be a TOML date such as 2027-10-01 (no quotes, no time)")
+    if not _EARLIEST_REVIEW <= value <= _LATEST_REVIEW:
+        raise ValueError(f"'review_by' {value} is not between {_EARLIEST_REVIEW} and {_LATEST_REVIEW}")
+    return value
+
+
 def _check_text(topic: Topic) -> None:
     """Reject text that would render wrongly or put a life-threatening topic's call last."""
     texts = (topic.title, *topic.steps, *topic.do_not, *topic.call_emergency_when)
     for text in texts:
         for placeholder in _PLACEHOLDER.findall(text):
-            if placeholder != EMERGENCY_NUMBER_PLACEHOLDER:
-                raise ValueError(f"unknown placeholder {placeholder} (only {EMERGENCY_NUMBER_PLACEHOLDER})")
+            if placeholder not in PLACEHOLDERS:
+                raise ValueError(f"unknown placeholder {placeholder} (only {', '.join(PLACEHOLDERS)})")
+    for guideline in topic.guidelines:
+        if not _EDITION_YEAR.search(guideline):
+            raise ValueError(f"guideline {guideline!r} names no edition: add its year")
     for step in topic.steps:
         if _LEADING_NUMBER.match(step):
             raise ValueError(f"step {step!r} is numbered; steps are numbered when rendered")
