@@ -163,3 +163,20 @@ def test_the_event_validator_rejects_what_the_spec_forbids() -> None:
         {"event": "done", "data": {"session_id": None}},
     ):
         assert not STREAM_EVENT.is_valid(bad), bad
+
+
+def test_an_unexpected_failure_mid_stream_still_sends_a_documented_error_event(
+    call: Callable[..., Exchange], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from firstaid_chat import service
+
+    def broken_turn(self: Any, request: Any, **kwargs: Any) -> Any:
+        yield service.Started(session_id="A" * 32)
+        yield service.Delta(text="Press ")
+        raise RuntimeError("a bug, not a documented failure")
+
+    monkeypatch.setattr(service.ChatService, "turn", broken_turn)
+    stream = call("POST", "/v1/chat", json={"message": "hi"}, headers={"Accept": "text/event-stream"})
+    events = stream.events()
+    assert [e["event"] for e in events] == ["delta", "error"]
+    assert events[-1]["data"] == {**events[-1]["data"], "status": 500, "retry_after": None}
