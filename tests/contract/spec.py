@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from openapi_core import OpenAPI
 from openapi_schema_validator import OAS30StrictValidator, oas30_strict_format_checker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
@@ -16,11 +15,6 @@ SPEC: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text())
 SERVER_URL: str = SPEC["servers"][0]["url"]
 _SPEC_URI = "urn:firstaid-chat:openapi"
 _REGISTRY: Registry[Any] = Registry().with_resource(_SPEC_URI, Resource.from_contents(SPEC, DRAFT4))
-
-
-def openapi() -> OpenAPI:
-    """openapi-core's OpenAPI object for request and response validation (3.0 dialect)."""
-    return OpenAPI.from_dict(SPEC)
 
 
 def schema_validator(name: str) -> OAS30StrictValidator:

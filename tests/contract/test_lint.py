@@ -6,6 +6,7 @@ by scripts/test.sh (npm ci). It runs offline: telemetry and the update check are
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -31,22 +32,29 @@ def test_openapi_spec_validator_accepts_the_file_as_written() -> None:
     validate(spec, base_uri=base_uri)
 
 
-def redocly_lint() -> list[tuple[str, str, str]]:
-    if not REDOCLY.exists():
-        message = "Redocly CLI is not installed: run `npm ci` in the repository root (scripts/test.sh does)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+@functools.cache
+def _redocly_report() -> tuple[int, str, str]:
     env = {**os.environ, "REDOCLY_TELEMETRY": "off", "REDOCLY_SUPPRESS_UPDATE_NOTICE": "true", "NO_COLOR": "1"}
     result = subprocess.run(
         [str(REDOCLY), "lint", str(SPEC_PATH), "--format=json", "--config", str(ROOT / "redocly.yaml")],
         capture_output=True, text=True, env=env, cwd=ROOT, timeout=120, check=False,
     )  # fmt: skip
-    report = json.loads(result.stdout)
+    return result.returncode, result.stdout, result.stderr
+
+
+def redocly_lint() -> list[tuple[str, str, str]]:
+    """Redocly's problems as (rule, severity, JSON pointer); one run serves every test."""
+    if not REDOCLY.exists():
+        message = "Redocly CLI is not installed: run `npm ci` in the repository root (scripts/test.sh does)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    returncode, stdout, stderr = _redocly_report()
+    report = json.loads(stdout)
     problems = [
         (p["ruleId"], p["severity"], location["pointer"]) for p in report["problems"] for location in p["location"]
     ]
-    assert (result.returncode == 0) == (report["totals"]["errors"] == 0), result.stderr[-2000:]
+    assert (returncode == 0) == (report["totals"]["errors"] == 0), stderr[-2000:]
     return problems
 
 
