@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.servers import FunctionServer
 
 PAGE = "http://localhost:8000"  # in ALLOWED_ORIGINS by default
+
+pytestmark = pytest.mark.e2e
 
 
 def test_sse_helper_preflight_is_allowed_and_empty(server: FunctionServer) -> None:

@@ -29,6 +29,8 @@ from tests.servers import FunctionServer
 EXAMPLES = ROOT / "examples"
 Run = Callable[..., list[dict[str, Any]]]
 
+pytestmark = pytest.mark.e2e
+
 
 def python_example() -> ModuleType:
     spec = importlib.util.spec_from_file_location("stream_chat_example", EXAMPLES / "python" / "stream_chat.py")

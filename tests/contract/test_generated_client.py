@@ -22,6 +22,8 @@ from tests.servers import FunctionServer
 
 PACKAGE = "firstaid_chat_client"
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
