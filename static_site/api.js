@@ -102,19 +102,20 @@ export class ChatApi {
   }
 
   /** The stored conversation: {session_id, messages: [...]}. */
+  // The id travels in a header, not the URL, so it stays out of the platform's request logs.
   async getSession(sessionId, { signal } = {}) {
-    return this.#request(`/v1/sessions/${encodeURIComponent(sessionId)}`, {
+    return this.#request("/v1/session", {
       method: "GET",
-      headers: { Accept: "application/json" },
+      headers: { Accept: "application/json", "X-Session-Id": sessionId },
       signal,
       read: (response) => readJson(response),
     });
   }
 
   async deleteSession(sessionId, { signal } = {}) {
-    return this.#request(`/v1/sessions/${encodeURIComponent(sessionId)}`, {
+    return this.#request("/v1/session", {
       method: "DELETE",
-      headers: { Accept: "application/json" },
+      headers: { Accept: "application/json", "X-Session-Id": sessionId },
       signal,
       read: async () => null,
     });

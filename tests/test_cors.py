@@ -52,3 +52,26 @@ def test_error_responses_carry_cors_headers_so_the_page_can_read_them(client: An
     response = client.post("/v1/chat", data=b"nope", headers={"Origin": PAGE, "Content-Type": "application/json"})
     assert response.status_code == 400
     assert response.headers["Access-Control-Allow-Origin"] == PAGE
+
+
+@pytest.mark.parametrize("path", ["/v1/chat", "/v1/session", "/v1/sessions/" + "a" * 32])
+def test_preflight_allows_the_headers_sse_helpers_and_the_api_send(client: Any, path: str) -> None:
+    asked = "content-type, accept, last-event-id, cache-control, x-session-id, authorization, x-firebase-appcheck"
+    response = client.options(
+        path,
+        headers={"Origin": PAGE, "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": asked},
+    )
+    assert response.status_code == 204
+    allowed = {name.strip().lower() for name in response.headers["Access-Control-Allow-Headers"].split(",")}
+    assert set(asked.split(", ")) <= allowed
+    assert "DELETE" in response.headers["Access-Control-Allow-Methods"]
+
+
+def test_empty_responses_carry_no_content_type(client: Any) -> None:
+    preflight = client.options("/v1/chat", headers={"Origin": PAGE, "Access-Control-Request-Method": "POST"})
+    session_id = client.post("/v1/chat", json={"message": "hi"}).get_json()["session_id"]
+    erased = client.delete("/v1/session", headers={"X-Session-Id": session_id})
+    for response in (preflight, erased):
+        assert response.status_code == 204
+        assert "Content-Type" not in response.headers
+        assert response.get_data() == b""

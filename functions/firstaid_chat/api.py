@@ -42,12 +42,17 @@ ROUTES = Map(
     [
         Rule("/healthz", endpoint="health", methods=["GET"]),
         Rule("/v1/chat", endpoint="chat", methods=["POST"]),
+        # The id travels in the X-Session-Id header: a path would put it in the platform's request logs.
+        Rule("/v1/session", endpoint="session_by_header", methods=["GET", "DELETE"]),
         Rule("/v1/sessions/<session_id>", endpoint="session", methods=["GET", "DELETE"]),
     ],
     strict_slashes=False,
 )
 CHAT_FIELDS = frozenset({"message", "session_id", "client_message_id"})
-CORS_ALLOW_HEADERS = "Content-Type, Accept, Authorization, X-Firebase-AppCheck, X-Request-Id"
+# Last-Event-ID and Cache-Control are what browser SSE helpers (fetch-event-source and the like) add.
+CORS_ALLOW_HEADERS = (
+    "Content-Type, Accept, Authorization, X-Firebase-AppCheck, X-Request-Id, X-Session-Id, Last-Event-ID, Cache-Control"
+)
 CORS_EXPOSE_HEADERS = "Retry-After, X-Request-Id, X-Session-Id"
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 
@@ -119,12 +124,17 @@ class ChatApi:
             self.auth.verify(request)
         if endpoint == "chat":
             return self._chat(request, started)
-        session_id = _session_id(args["session_id"])
+        if endpoint == "session_by_header":
+            session_id = _session_id(request.headers.get("X-Session-Id", ""), "the X-Session-Id header")
+        else:
+            session_id = _session_id(args["session_id"])
         if request.method == "DELETE":
             self.service.erase(session_id)
-            return flask.Response(status=204)
+            return _empty()
         transcript = _transcript(session_id, self.service.transcript(session_id))
-        return _json({**transcript, "emergency_number": self.settings.emergency_number})
+        response = _json({**transcript, "emergency_number": self.settings.emergency_number})
+        response.vary.add("X-Session-Id")
+        return response
 
     def _chat(self, request: flask.Request, started: float) -> flask.Response:
         chat_request = parse_chat_request(request, self.settings)
@@ -156,7 +166,7 @@ class ChatApi:
             raise NotFound() from None
         except WerkzeugMethodNotAllowed:
             pass
-        response = flask.Response(status=204)
+        response = _empty()
         if self._allowed_origin(request):
             response.headers["Access-Control-Allow-Methods"] = "GET, POST, DELETE, OPTIONS"
             response.headers["Access-Control-Allow-Headers"] = CORS_ALLOW_HEADERS
@@ -245,9 +255,9 @@ def _parse_json(body: bytes) -> Any:
         raise InvalidRequest("The body is not valid JSON.", code="invalid_json") from None
 
 
-def _session_id(value: str) -> str:
+def _session_id(value: str, where: str = "the path") -> str:
     if not is_session_id(value):
-        raise InvalidRequest("That is not a valid session id.", code="invalid_session_id")
+        raise InvalidRequest(f"There is no valid session id in {where}.", code="invalid_session_id")
     return value
 
 
@@ -268,7 +278,7 @@ def _sse(first: Event, events: Iterator[Event]) -> Iterator[str]:
         yield _sse_frame("error", {**error_body(exc), "status": exc.status, "retry_after": exc.retry_after})
     except Exception:
         log.exception("unexpected error while streaming")
-        yield _sse_frame("error", {**error_body(ChatError()), "status": 500})
+        yield _sse_frame("error", {**error_body(ChatError()), "status": 500, "retry_after": None})
     finally:
         close = getattr(events, "close", None)
         if close is not None:
@@ -308,6 +318,13 @@ def _transcript(session_id: str, turns: list[Any]) -> dict[str, Any]:
 
 def _json(body: dict[str, Any], status: int = 200) -> flask.Response:
     return flask.Response(json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json")
+
+
+def _empty() -> flask.Response:
+    """A 204 with no body and so no Content-Type (Flask would otherwise say text/html)."""
+    response = flask.Response(status=204)
+    del response.headers["Content-Type"]
+    return response
 
 
 def _error_response(exc: ChatError) -> flask.Response:

@@ -122,7 +122,8 @@ def test_api_key_never_reaches_the_browser(chat: ChatPage, stack: Stack) -> None
     seen.append((stack.site_dir / "config.json").read_text())
 
     assert any(u.endswith("/v1/chat") for u in urls)
-    assert any("/v1/sessions/" in u for u in urls)
+    assert any(u.endswith("/v1/session") for u in urls)  # the id travels in X-Session-Id, never in a URL
+    assert not any("/v1/sessions/" in u for u in urls)
     assert any(u.endswith("config.json") for u in urls)
     assert sum("Fake reply to" in text for text in seen) >= 2  # the API bodies really were read
     for key in WATCHED:

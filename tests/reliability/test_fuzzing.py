@@ -54,9 +54,11 @@ def test_schemathesis_finds_no_server_error_and_no_contract_violation(server: Fu
     summary = json.loads(report_path.read_text())
     cases = summary["test_cases"]
     phases = ", ".join(f"{name} {phase['status']}" for name, phase in summary["phases"].items())
-    report.add("fuzzing", "Schemathesis, all checks, 4 operations", f"{cases['generated']} cases, "
-               f"{cases['with_failures']} failing; phases: {phases}")  # fmt: skip
+    operations = summary["operations"]
+    report.add("fuzzing", f"Schemathesis, all checks, {operations['tested']} operations (both session id forms)",
+               f"{cases['generated']} cases, {cases['with_failures']} failing; phases: {phases}")  # fmt: skip
     assert result.returncode == 0, result.stdout[-4000:]
+    assert operations["tested"] == operations["total"] == 6  # chat, health, and the header and path session forms
     assert cases["with_failures"] == 0
     assert " 500 " not in server.logs()
 
