@@ -74,3 +74,35 @@ def test_invalid_settings_stop_the_function_at_start(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("CHAT_STORE", "mongo")
     with pytest.raises(SettingsError, match="CHAT_STORE"):
         functions_framework.create_app(target="chat", source=str(FUNCTIONS / "main.py"))
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"GEMINI_MODEL": "gemini-2.5-pro", "THINKING_BUDGET": "0"}, "cannot turn thinking off"),
+        ({"THINKING_BUDGET": "1024", "MAX_OUTPUT_TOKENS": "1024"}, "leaves no room for the reply"),
+    ],
+)
+def test_a_thinking_budget_the_model_cannot_use_stops_the_start(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message) as caught:
+        Settings.from_env(env)
+    assert "THINKING_BUDGET" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("model", "sent"),
+    [("gemini-2.5-flash", 0), ("gemini-2.5-flash-lite", 0), ("gemini-2.5-pro", None), ("gemini-3-pro-preview", None)],
+)
+def test_unset_thinking_budget_turns_thinking_off_only_where_the_model_allows_it(model: str, sent: int | None) -> None:
+    from firstaid_chat.settings import default_thinking_budget
+
+    settings = Settings.from_env({"GEMINI_MODEL": model})
+    assert settings.thinking_budget is None
+    assert default_thinking_budget(settings.gemini_model) == sent
+
+
+def test_a_thinking_budget_that_leaves_room_is_accepted() -> None:
+    settings = Settings.from_env(
+        {"GEMINI_MODEL": "gemini-2.5-pro", "THINKING_BUDGET": "512", "MAX_OUTPUT_TOKENS": "2048"}
+    )
+    assert settings.thinking_budget == 512

@@ -40,6 +40,12 @@ DEFAULT_SAFETY_SETTINGS = (
     "HARM_CATEGORY_DANGEROUS_CONTENT=BLOCK_ONLY_HIGH"
 )
 SECRET_VERSION_PATTERN = re.compile(r"^projects/[^/]+/secrets/[^/]+/versions/[^/]+$")
+# Models that can turn thinking off (THINKING_BUDGET=0 is what they get when it is unset),
+# and models that reject a budget of 0 because they always think.
+THINKING_OFF_BY_DEFAULT = re.compile(r"^(models/)?gemini-2\.5-flash")
+ALWAYS_THINKING = re.compile(r"^(models/)?gemini-[\d.]+-pro")
+# Output tokens a thinking budget must leave for the reply itself (thoughts count against MAX_OUTPUT_TOKENS).
+MIN_REPLY_TOKENS = 256
 # A session document keeps recent turns inline; this keeps it well under Firestore's
 # 1 MiB document limit whatever HISTORY_BUDGET_CHARS says.
 MAX_HISTORY_BUDGET_CHARS = 200_000
@@ -68,7 +74,7 @@ class Settings:
     safety_settings: tuple[tuple[str, str], ...] = ()
     temperature: float = 0.3
     max_output_tokens: int = 1024
-    thinking_budget: int = 0
+    thinking_budget: int | None = None  # None: default_thinking_budget(gemini_model)
     history_budget_chars: int = 16_000
     max_message_chars: int = 4_000
     max_body_bytes: int = 32_768
@@ -118,7 +124,7 @@ class Settings:
             safety_settings=env.safety_settings("SAFETY_SETTINGS", DEFAULT_SAFETY_SETTINGS),
             temperature=env.number("TEMPERATURE", 0.3, 0.0, 2.0),
             max_output_tokens=env.integer("MAX_OUTPUT_TOKENS", 1024, 1, 65_536),
-            thinking_budget=env.integer("THINKING_BUDGET", 0, -1, 32_768),
+            thinking_budget=env.optional_integer("THINKING_BUDGET", -1, 32_768),
             history_budget_chars=env.integer("HISTORY_BUDGET_CHARS", 16_000, 0, MAX_HISTORY_BUDGET_CHARS),
             max_message_chars=env.integer("MAX_MESSAGE_CHARS", 4_000, 1, 100_000),
             max_body_bytes=env.integer("MAX_BODY_BYTES", 32_768, 1_024, 1_048_576),
@@ -141,6 +147,7 @@ class Settings:
         return settings
 
     def _check_combinations(self) -> None:
+        self._check_thinking()
         if self.model_provider == "gemini" and not self.has_gemini_key:
             raise SettingsError(
                 "MODEL_PROVIDER=gemini needs a Gemini API key: set GEMINI_API_KEY (or put it in .env "
@@ -159,6 +166,25 @@ class Settings:
                 "AUTH_MODE=app_check needs FIREBASE_PROJECT_NUMBER (the numeric project number, "
                 "shown in the Firebase console's project settings)."
             )
+
+    def _check_thinking(self) -> None:
+        budget = self.thinking_budget
+        if budget == 0 and ALWAYS_THINKING.match(self.gemini_model):
+            raise SettingsError(
+                f"THINKING_BUDGET=0 does not work with GEMINI_MODEL={self.gemini_model}: it cannot turn thinking "
+                "off. Unset THINKING_BUDGET (the model decides) or set it from 128 up."
+            )
+        if budget is not None and budget > self.max_output_tokens - MIN_REPLY_TOKENS:
+            raise SettingsError(
+                f"THINKING_BUDGET={budget} leaves no room for the reply: thinking counts against "
+                f"MAX_OUTPUT_TOKENS={self.max_output_tokens}. Keep it at most MAX_OUTPUT_TOKENS - {MIN_REPLY_TOKENS}, "
+                "or raise MAX_OUTPUT_TOKENS."
+            )
+
+
+def default_thinking_budget(model: str) -> int | None:
+    """The budget sent when THINKING_BUDGET is unset: 0 (off) where the model allows it, else none."""
+    return 0 if THINKING_OFF_BY_DEFAULT.match(model) else None
 
 
 class _Env:
@@ -200,6 +226,9 @@ class _Env:
         if not low <= value <= high:
             raise SettingsError(f"{name}={value} is out of range: set it to a number from {low} to {high}.")
         return value
+
+    def optional_integer(self, name: str, low: int, high: int) -> int | None:
+        return None if self.optional(name) is None else self.integer(name, 0, low, high)
 
     def number(self, name: str, default: float, low: float, high: float) -> float:
         raw = self.optional(name)
