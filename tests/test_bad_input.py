@@ -35,7 +35,7 @@ BAD_BODIES = [
     ("lone surrogate", b'{"message": "\\ud800"}', 400, "invalid_request"),
     ("nul character", b'{"message": "a\\u0000b"}', 400, "invalid_request"),
     ("message too long", json.dumps({"message": "x" * 101}).encode(), 413, "message_too_long"),
-    ("body too large", json.dumps({"message": "x", "pad": "y" * 4000}).encode(), 413, "payload_too_large"),
+    ("body too large", json.dumps({"message": "x", "pad": "y" * 6000}).encode(), 413, "payload_too_large"),
     ("unknown field", b'{"message": "hi", "role": "system"}', 400, "invalid_request"),
     ("session id number", b'{"message": "hi", "session_id": 7}', 400, "invalid_session_id"),
     ("session id malformed", b'{"message": "hi", "session_id": "../../etc"}', 400, "invalid_session_id"),
