@@ -32,7 +32,6 @@ BAD_BODIES = [
     ("message number", b'{"message": 5}', 400, "invalid_request"),
     ("message empty", b'{"message": ""}', 400, "invalid_request"),
     ("message blank", b'{"message": "   \\n "}', 400, "invalid_request"),
-    ("lone surrogate", b'{"message": "\\ud800"}', 400, "invalid_request"),
     ("nul character", b'{"message": "a\\u0000b"}', 400, "invalid_request"),
     ("message too long", json.dumps({"message": "x" * 101}).encode(), 413, "message_too_long"),
     ("body too large", json.dumps({"message": "x", "pad": "y" * 6000}).encode(), 413, "payload_too_large"),

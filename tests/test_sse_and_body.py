@@ -53,3 +53,12 @@ def test_a_body_past_any_possible_message_is_payload_too_large(client: Any, gemi
     response = client.post("/v1/chat", data=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 413
     assert response.get_json()["error"]["code"] == "payload_too_large"
+
+
+def test_half_an_emoji_is_kept_as_a_replacement_character(client: Any, gemini: FakeGemini) -> None:
+    body = b'{"message": "my finger hurts \\ud83d"}'  # a client cut the emoji after its high surrogate
+    response = client.post("/v1/chat", data=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 200
+    assert gemini.requests[0].message == "my finger hurts \ufffd"
+    session = client.get(f"/v1/sessions/{response.get_json()['session_id']}").get_json()
+    assert session["messages"][0]["text"] == "my finger hurts \ufffd"

@@ -58,6 +58,7 @@ SSE_LINE_BREAKS = str.maketrans({"\u0085": "\\u0085", "\u2028": "\\u2028", "\u20
 # escaped as a surrogate pair, "\ud83d\ude00". Plus room for the other fields, escaped too.
 MAX_JSON_BYTES_PER_CHAR = 12
 BODY_OVERHEAD_BYTES = 4096
+UNPAIRED_SURROGATE = re.compile("[\ud800-\udfff]")  # JSON escapes like "\ud800" decode to these alone
 CLOUD_TRACE = re.compile(r"^([0-9a-fA-F]{32})(?:/(\d{1,20}))?")
 TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
 
@@ -212,13 +213,15 @@ def validate_chat_fields(data: Any, max_message_chars: int) -> ChatRequest:
     message = data.get("message")
     if not isinstance(message, str):
         raise InvalidRequest("'message' is required and must be a string.")
-    if not _is_encodable(message):
+    if "\x00" in message:
         raise InvalidRequest("'message' contains characters that are not valid text.")
     if len(message) > max_message_chars:  # before trimming, as openapi.yaml's maxLength counts
         raise PayloadTooLarge(
             f"The message is too long: keep it under {max_message_chars} characters.", code="message_too_long"
         )
-    message = message.strip()
+    # Half of a surrogate pair (a client that cut an emoji in two) cannot be stored as UTF-8:
+    # it becomes U+FFFD, so the message is kept, and the check matches openapi.yaml's pattern.
+    message = UNPAIRED_SURROGATE.sub("\ufffd", message).strip()
     if not message:
         raise InvalidRequest("'message' must not be empty.")
     session_id = data.get("session_id")
@@ -230,14 +233,6 @@ def validate_chat_fields(data: Any, max_message_chars: int) -> ChatRequest:
     ):
         raise InvalidRequest("'client_message_id' must be 1 to 128 letters, digits or . _ : -")
     return ChatRequest(message=message, session_id=session_id, client_message_id=client_message_id)
-
-
-def _is_encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # lone surrogates from JSON escapes like "\ud800"
-        return False
-    return "\x00" not in text
 
 
 def _read_body(request: flask.Request, limit: int) -> bytes:
