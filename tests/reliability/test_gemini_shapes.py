@@ -98,6 +98,24 @@ def test_unparseable_answer_without_fallback_is_a_clear_502(
     row("HTML page with status 200, FALLBACK=none", "502 upstream_error", 1, seconds, "nothing stored; history intact")
 
 
+@pytest.mark.parametrize(
+    ("name", "body"),
+    [
+        ("no candidates", b'data: {"usageMetadata": {"promptTokenCount": 12}}\r\n\r\n'),
+        ("candidates of the wrong type", b'data: {"candidates": "not a list"}\r\n\r\n'),
+    ],
+)
+def test_answer_without_usable_candidates_falls_back(
+    gemini: FakeGemini, make_client: Any, name: str, body: bytes
+) -> None:
+    client = client_for(make_client, "offline")
+    gemini.enqueue(raw(body))
+    response, seconds = timed_post(client, {"message": "how do I treat a burn"})
+    assert response.status_code == 200
+    assert response.get_json()["source"] == "offline"
+    row(f"{name}, FALLBACK=offline", "200 STOP, source offline", 1, seconds, "offline turn stored")
+
+
 def test_thoughts_only_answer_falls_back_and_is_not_kept_in_context(gemini: FakeGemini, make_client: Any) -> None:
     client = client_for(make_client, "offline")
     gemini.enqueue(thoughts_only(limit=1024))

@@ -49,7 +49,10 @@ def test_output_tokens_are_capped_in_every_request(gemini: FakeGemini, make_clie
     client.post("/v1/chat", json={"message": "hi"})
     assert gemini.requests[0].body["generationConfig"]["maxOutputTokens"] == 256
     report.add(
-        "limits", "output tokens", "MAX_OUTPUT_TOKENS=1024, THINKING_BUDGET=0", "sent as maxOutputTokens on every call"
+        "limits",
+        "output tokens",
+        "MAX_OUTPUT_TOKENS=1024, THINKING_BUDGET unset (0 for gemini-2.5-flash)",
+        "sent as maxOutputTokens on every call; a budget leaving < 256 tokens for the reply stops the start",
     )
 
 
