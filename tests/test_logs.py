@@ -35,6 +35,7 @@ def test_every_line_of_a_streamed_turn_carries_the_request_id_and_the_trace(
     stored = [line for line in lines if line["message"] == "turn stored"]
     assert stored, lines
     for line in lines:
+        assert "fainted" not in json.dumps(line)  # neither the message nor the reply (which echoes it)
         assert line["request_id"] == response.headers["X-Request-Id"]
         assert line[TRACE_FIELD] == f"projects/demo-firstaid/traces/{TRACE}"
         assert line["logging.googleapis.com/spanId"] == "0000000000000001"

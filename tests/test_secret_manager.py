@@ -119,3 +119,31 @@ def test_rejected_key_without_a_new_version_fails_cleanly(
     assert response.status_code == 503
     assert len(gemini.requests) == 1  # re-read once, no retry storm
     assert OLD_KEY not in response.get_data(as_text=True)
+
+
+def test_refresh_after_another_request_rotated_the_key_does_not_read_again(secret_manager: FakeSecretManager) -> None:
+    secret_manager.put(SECRET, OLD_KEY)
+    source = SecretManagerKey(VERSION, endpoint=secret_manager.endpoint)
+    assert source.get() == OLD_KEY
+    secret_manager.put(SECRET, NEW_KEY)
+    assert source.refresh(OLD_KEY) is True  # the first caller to see the rejection reads the new version
+    assert source.refresh(OLD_KEY) is True  # a second caller rejected with the old key: already rotated
+    assert source.get() == NEW_KEY
+    assert len(secret_manager.accesses) == 2
+    assert source.refresh(NEW_KEY) is False  # the newest version is rejected too: nothing better to offer
+
+
+def test_a_waiter_stops_at_its_deadline_and_the_read_still_serves_later_requests(
+    secret_manager: FakeSecretManager,
+) -> None:
+    import time
+
+    secret_manager.put(SECRET, OLD_KEY)
+    secret_manager.delay = 1.0
+    source = SecretManagerKey(VERSION, endpoint=secret_manager.endpoint)
+    started = time.monotonic()
+    with pytest.raises(KeyUnavailable):
+        source.get(deadline=started + 0.8)  # waits until 0.5 s before its deadline
+    assert time.monotonic() - started < 0.6
+    assert source.get(deadline=time.monotonic() + 5) == OLD_KEY  # joins the same read
+    assert len(secret_manager.accesses) == 1
