@@ -91,14 +91,15 @@ def test_a_thinking_budget_the_model_cannot_use_stops_the_start(env: dict[str, s
 
 @pytest.mark.parametrize(
     ("model", "sent"),
-    [("gemini-2.5-flash", 0), ("gemini-2.5-flash-lite", 0), ("gemini-2.5-pro", None), ("gemini-3-pro-preview", None)],
-)
-def test_unset_thinking_budget_turns_thinking_off_only_where_the_model_allows_it(model: str, sent: int | None) -> None:
+    [("gemini-2.5-flash", 0), ("gemini-2.5-flash-lite", 0), ("gemini-2.5-pro", 256), ("gemini-3-pro-preview", 256),
+     ("gemini-test-model", None)],
+)  # fmt: skip
+def test_unset_thinking_budget_is_off_where_allowed_and_leaves_room_where_not(model: str, sent: int | None) -> None:
     from firstaid_chat.settings import default_thinking_budget
 
     settings = Settings.from_env({"GEMINI_MODEL": model})
     assert settings.thinking_budget is None
-    assert default_thinking_budget(settings.gemini_model) == sent
+    assert default_thinking_budget(settings.gemini_model, settings.max_output_tokens) == sent
 
 
 def test_a_thinking_budget_that_leaves_room_is_accepted() -> None:

@@ -44,6 +44,7 @@ SECRET_VERSION_PATTERN = re.compile(r"^projects/[^/]+/secrets/[^/]+/versions/[^/
 # and models that reject a budget of 0 because they always think.
 THINKING_OFF_BY_DEFAULT = re.compile(r"^(models/)?gemini-2\.5-flash")
 ALWAYS_THINKING = re.compile(r"^(models/)?gemini-[\d.]+-pro")
+MIN_THINKING_TOKENS = 128  # the smallest budget models that always think accept
 # Output tokens a thinking budget must leave for the reply itself (thoughts count against MAX_OUTPUT_TOKENS).
 MIN_REPLY_TOKENS = 256
 # A session document keeps recent turns inline; this keeps it well under Firestore's
@@ -182,9 +183,17 @@ class Settings:
             )
 
 
-def default_thinking_budget(model: str) -> int | None:
-    """The budget sent when THINKING_BUDGET is unset: 0 (off) where the model allows it, else none."""
-    return 0 if THINKING_OFF_BY_DEFAULT.match(model) else None
+def default_thinking_budget(model: str, max_output_tokens: int) -> int | None:
+    """The budget sent when THINKING_BUDGET is unset, in tokens; None sends none (the model's default).
+
+    0 (off) where the model allows it; for models that always think, a quarter of
+    MAX_OUTPUT_TOKENS (at least their minimum of 128), so thinking cannot use up the reply's room.
+    """
+    if THINKING_OFF_BY_DEFAULT.match(model):
+        return 0
+    if ALWAYS_THINKING.match(model):
+        return max(MIN_THINKING_TOKENS, max_output_tokens // 4)
+    return None
 
 
 class _Env:

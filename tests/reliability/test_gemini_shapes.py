@@ -229,7 +229,9 @@ def test_model_that_rejects_the_request_is_logged_as_a_configuration_error(
     assert errors and "THINKING_BUDGET" in errors[0]["message"]
 
 
-@pytest.mark.parametrize(("model", "sent"), [("gemini-2.5-flash", [0]), ("gemini-2.5-pro", None)])
+@pytest.mark.parametrize(
+    ("model", "sent"), [("gemini-2.5-flash", [0]), ("gemini-2.5-pro", [256]), ("gemini-other", None)]
+)
 def test_thinking_budget_is_sent_only_where_the_model_accepts_it(
     gemini: FakeGemini, make_client: Any, model: str, sent: list[int] | None
 ) -> None:

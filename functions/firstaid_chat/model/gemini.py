@@ -277,7 +277,7 @@ class GeminiModel:
 def _thinking_config(settings: Settings) -> types.ThinkingConfig | None:
     budget = settings.thinking_budget
     if budget is None:
-        budget = default_thinking_budget(settings.gemini_model)
+        budget = default_thinking_budget(settings.gemini_model, settings.max_output_tokens)
     return None if budget is None else types.ThinkingConfig(thinking_budget=budget)
 
 
