@@ -158,12 +158,12 @@ class GeminiModel:
         rotated = False
         while True:
             attempt += 1
+            key = self._keys.get(deadline=prompt.deadline)  # may wait for a shared Secret Manager read
             remaining = prompt.deadline - self._clock()
             if remaining < MIN_ATTEMPT_SECONDS / 2:
                 raise ModelTimeout()
             timeout = min(self._settings.model_attempt_timeout_seconds, remaining)
             config = self._config.model_copy(update={"http_options": types.HttpOptions(timeout=int(timeout * 1000))})
-            key = self._keys.get(deadline=prompt.deadline)
             try:
                 response = self._sdk_client(key).models.generate_content_stream(
                     model=self._settings.gemini_model, contents=contents, config=config
