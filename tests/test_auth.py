@@ -52,6 +52,8 @@ class KeyServer:
             "/jwks": {"keys": [{"kty": "RSA", "kid": KID, "alg": "RS256", "n": _b64(numbers.n), "e": _b64(numbers.e)}]},
         }
         self.fetches = 0
+        self.fail = False  # answer 503, as a Google front end in trouble does
+        self.delay = 0.0  # seconds before answering
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -60,8 +62,9 @@ class KeyServer:
 
             def do_GET(self) -> None:
                 server.fetches += 1
+                time.sleep(server.delay)
                 body = json.dumps(documents.get(self.path, {})).encode()
-                self.send_response(200)
+                self.send_response(503 if server.fail else 200)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from firstaid_chat.api_key import SecretManagerKey
+from firstaid_chat import api_key
+from firstaid_chat.api_key import FAILURE_CACHE_SECONDS, SecretManagerKey
 from firstaid_chat.errors import KeyUnavailable
 
 from tests.fakes.gemini import FakeGemini
@@ -36,16 +37,29 @@ def test_key_is_read_once_and_cached(secret_manager: FakeSecretManager) -> None:
     assert secret_manager.accesses == [VERSION]
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.mark.parametrize("status", [403, 404, 503])
-def test_unreadable_secret_is_key_unavailable_and_nothing_is_cached(
+def test_unreadable_secret_is_key_unavailable_and_only_the_failure_is_cached_briefly(
     secret_manager: FakeSecretManager, status: int
 ) -> None:
     secret_manager.put(SECRET, OLD_KEY)
     secret_manager.fail_next(status)
-    source = SecretManagerKey(VERSION, endpoint=secret_manager.endpoint)
+    clock = Clock()
+    source = SecretManagerKey(VERSION, endpoint=secret_manager.endpoint, clock=clock)
     with pytest.raises(KeyUnavailable):
         source.get()
-    assert source.get() == OLD_KEY  # recovers as soon as the secret is readable
+    with pytest.raises(KeyUnavailable):
+        source.get()  # within the failure cache: answered at once, Secret Manager not asked again
+    assert len(secret_manager.accesses) == 1
+    clock.now += FAILURE_CACHE_SECONDS + 0.01
+    assert source.get() == OLD_KEY  # recovers as soon as the cache lapses and the secret is readable
     assert len(secret_manager.accesses) == 2
 
 
@@ -68,8 +82,9 @@ def test_chat_uses_the_key_from_secret_manager(
 
 @pytest.mark.parametrize("status", [403, 404, 503])
 def test_secret_failure_at_cold_start_is_a_clear_503_then_recovers(
-    secret_client: Any, gemini: FakeGemini, secret_manager: FakeSecretManager, status: int
+    secret_client: Any, gemini: FakeGemini, secret_manager: FakeSecretManager, status: int, monkeypatch: Any
 ) -> None:
+    monkeypatch.setattr(api_key, "FAILURE_CACHE_SECONDS", 0.0)
     secret_manager.put(SECRET, OLD_KEY)
     secret_manager.fail_next(status)
     client = secret_client()
@@ -104,3 +119,31 @@ def test_rejected_key_without_a_new_version_fails_cleanly(
     assert response.status_code == 503
     assert len(gemini.requests) == 1  # re-read once, no retry storm
     assert OLD_KEY not in response.get_data(as_text=True)
+
+
+def test_refresh_after_another_request_rotated_the_key_does_not_read_again(secret_manager: FakeSecretManager) -> None:
+    secret_manager.put(SECRET, OLD_KEY)
+    source = SecretManagerKey(VERSION, endpoint=secret_manager.endpoint)
+    assert source.get() == OLD_KEY
+    secret_manager.put(SECRET, NEW_KEY)
+    assert source.refresh(OLD_KEY) is True  # the first caller to see the rejection reads the new version
+    assert source.refresh(OLD_KEY) is True  # a second caller rejected with the old key: already rotated
+    assert source.get() == NEW_KEY
+    assert len(secret_manager.accesses) == 2
+    assert source.refresh(NEW_KEY) is False  # the newest version is rejected too: nothing better to offer
+
+
+def test_a_waiter_stops_at_its_deadline_and_the_read_still_serves_later_requests(
+    secret_manager: FakeSecretManager,
+) -> None:
+    import time
+
+    secret_manager.put(SECRET, OLD_KEY)
+    secret_manager.delay = 1.0
+    source = SecretManagerKey(VERSION, endpoint=secret_manager.endpoint)
+    started = time.monotonic()
+    with pytest.raises(KeyUnavailable):
+        source.get(deadline=started + 0.8)  # waits until 0.5 s before its deadline
+    assert time.monotonic() - started < 0.6
+    assert source.get(deadline=time.monotonic() + 5) == OLD_KEY  # joins the same read
+    assert len(secret_manager.accesses) == 1

@@ -107,3 +107,36 @@ def test_crisis_line_and_poison_centre_can_be_set_or_turned_off() -> None:
 def test_a_contact_line_that_is_not_a_phone_line_names_the_variable(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=rf"^{name}=.*not a phone line"):
         Settings.from_env({name: value})
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"GEMINI_MODEL": "gemini-2.5-pro", "THINKING_BUDGET": "0"}, "cannot turn thinking off"),
+        ({"THINKING_BUDGET": "1024", "MAX_OUTPUT_TOKENS": "1024"}, "leaves no room for the reply"),
+    ],
+)
+def test_a_thinking_budget_the_model_cannot_use_stops_the_start(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message) as caught:
+        Settings.from_env(env)
+    assert "THINKING_BUDGET" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("model", "sent"),
+    [("gemini-2.5-flash", 0), ("gemini-2.5-flash-lite", 0), ("gemini-2.5-pro", 256), ("gemini-3-pro-preview", 256),
+     ("gemini-test-model", None)],
+)  # fmt: skip
+def test_unset_thinking_budget_is_off_where_allowed_and_leaves_room_where_not(model: str, sent: int | None) -> None:
+    from firstaid_chat.settings import default_thinking_budget
+
+    settings = Settings.from_env({"GEMINI_MODEL": model})
+    assert settings.thinking_budget is None
+    assert default_thinking_budget(settings.gemini_model, settings.max_output_tokens) == sent
+
+
+def test_a_thinking_budget_that_leaves_room_is_accepted() -> None:
+    settings = Settings.from_env(
+        {"GEMINI_MODEL": "gemini-2.5-pro", "THINKING_BUDGET": "512", "MAX_OUTPUT_TOKENS": "2048"}
+    )
+    assert settings.thinking_budget == 512

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -32,7 +33,7 @@ from .errors import (
     UnsupportedMediaType,
     error_body,
 )
-from .logs import request_context
+from .logs import SPAN_FIELD, TRACE_FIELD, request_context
 from .service import ChatRequest, ChatService, Delta, Done, Event, Started
 from .settings import Settings
 
@@ -55,6 +56,16 @@ CORS_ALLOW_HEADERS = (
 )
 CORS_EXPOSE_HEADERS = "Retry-After, X-Request-Id, X-Session-Id"
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+# JSON leaves these unescaped, but line-splitting SSE clients (Python's str.splitlines, so
+# requests' iter_lines, and several mobile libraries) break a data line at them.
+SSE_LINE_BREAKS = str.maketrans({"\u0085": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+# The most bytes one character of a message can take in a JSON body: an astral character
+# escaped as a surrogate pair, "\ud83d\ude00". Plus room for the other fields, escaped too.
+MAX_JSON_BYTES_PER_CHAR = 12
+BODY_OVERHEAD_BYTES = 4096
+UNPAIRED_SURROGATE = re.compile("[\ud800-\udfff]")  # JSON escapes like "\ud800" decode to these alone
+CLOUD_TRACE = re.compile(r"^([0-9a-fA-F]{32})(?:/(\d{1,20}))?")
+TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
 
 
 class ChatApi:
@@ -67,7 +78,7 @@ class ChatApi:
 
     def __call__(self, request: flask.Request) -> flask.Response:
         started = time.monotonic()
-        request_id = _request_id(request)
+        request_id = _request_id(request, self.settings.google_cloud_project)
         token = request_context.set(request_id)
         try:
             try:
@@ -153,7 +164,7 @@ class ChatApi:
             return response
         first = next(events)  # a model that fails before its first word still gets a status code
         return flask.Response(
-            _sse(first, events),
+            _in_context(request_context.get(), _sse(first, events)),
             status=200,
             mimetype="text/event-stream",
             headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
@@ -191,8 +202,13 @@ def parse_chat_request(request: flask.Request, settings: Settings) -> ChatReques
     """Validate a chat request's headers and body; raise the matching ChatError."""
     if request.mimetype != "application/json":
         raise UnsupportedMediaType()
-    data = _parse_json(_read_body(request, settings.max_body_bytes))
+    data = _parse_json(_read_body(request, body_limit(settings)))
     return validate_chat_fields(data, settings.max_message_chars)
+
+
+def body_limit(settings: Settings) -> int:
+    """MAX_BODY_BYTES, raised when needed so any message within MAX_MESSAGE_CHARS fits however it is escaped."""
+    return max(settings.max_body_bytes, settings.max_message_chars * MAX_JSON_BYTES_PER_CHAR + BODY_OVERHEAD_BYTES)
 
 
 def validate_chat_fields(data: Any, max_message_chars: int) -> ChatRequest:
@@ -207,15 +223,17 @@ def validate_chat_fields(data: Any, max_message_chars: int) -> ChatRequest:
     message = data.get("message")
     if not isinstance(message, str):
         raise InvalidRequest("'message' is required and must be a string.")
-    if not _is_encodable(message):
+    if "\x00" in message:
         raise InvalidRequest("'message' contains characters that are not valid text.")
-    message = message.strip()
-    if not message:
-        raise InvalidRequest("'message' must not be empty.")
-    if len(message) > max_message_chars:
+    if len(message) > max_message_chars:  # before trimming, as openapi.yaml's maxLength counts
         raise PayloadTooLarge(
             f"The message is too long: keep it under {max_message_chars} characters.", code="message_too_long"
         )
+    # Half of a surrogate pair (a client that cut an emoji in two) cannot be stored as UTF-8:
+    # it becomes U+FFFD, so the message is kept, and the check matches openapi.yaml's pattern.
+    message = UNPAIRED_SURROGATE.sub("\ufffd", message).strip()
+    if not message:
+        raise InvalidRequest("'message' must not be empty.")
     session_id = data.get("session_id")
     if session_id is not None and (not isinstance(session_id, str) or not is_session_id(session_id)):
         raise InvalidRequest("'session_id' is not a valid session id.", code="invalid_session_id")
@@ -225,14 +243,6 @@ def validate_chat_fields(data: Any, max_message_chars: int) -> ChatRequest:
     ):
         raise InvalidRequest("'client_message_id' must be 1 to 128 letters, digits or . _ : -")
     return ChatRequest(message=message, session_id=session_id, client_message_id=client_message_id)
-
-
-def _is_encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # lone surrogates from JSON escapes like "\ud800"
-        return False
-    return "\x00" not in text
 
 
 def _read_body(request: flask.Request, limit: int) -> bytes:
@@ -280,9 +290,40 @@ def _sse(first: Event, events: Iterator[Event]) -> Iterator[str]:
         log.exception("unexpected error while streaming")
         yield _sse_frame("error", {**error_body(ChatError()), "status": 500, "retry_after": None})
     finally:
-        close = getattr(events, "close", None)
-        if close is not None:
-            close()
+        # After a disconnect, closing finishes the turn (the model and the store): a failure
+        # there has no client left to tell, so it becomes one log line.
+        try:
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
+        except ChatError as exc:
+            log.warning(
+                "turn failed after the client disconnected", extra={"error_code": exc.code, "status": exc.status}
+            )
+        except Exception:
+            log.exception("unexpected error after the client disconnected")
+
+
+def _in_context(context: dict[str, str] | None, frames: Iterator[str]) -> Iterator[str]:
+    """Iterate ``frames`` with the request's log context set, however late the server pulls them."""
+    try:
+        while True:
+            token = request_context.set(context)
+            try:
+                frame = next(frames, None)
+            finally:
+                request_context.reset(token)
+            if frame is None:
+                return
+            yield frame
+    finally:
+        token = request_context.set(context)
+        try:
+            close = getattr(frames, "close", None)
+            if close is not None:
+                close()
+        finally:
+            request_context.reset(token)
 
 
 def _sse_event(event: Event) -> str:
@@ -294,7 +335,7 @@ def _sse_event(event: Event) -> str:
 
 
 def _sse_frame(name: str, data: dict[str, Any]) -> str:
-    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False).translate(SSE_LINE_BREAKS)}\n\n"
 
 
 def _transcript(session_id: str, turns: list[Any]) -> dict[str, Any]:
@@ -333,11 +374,20 @@ def _error_response(exc: ChatError) -> flask.Response:
     return response
 
 
-def _request_id(request: flask.Request) -> dict[str, str]:
+def _request_id(request: flask.Request, project: str | None) -> dict[str, str]:
+    """The log context of a request: its id, and its trace and span in Cloud Logging's fields."""
     context = {"request_id": uuid.uuid4().hex}
-    trace = request.headers.get("X-Cloud-Trace-Context", "").split("/")[0]
-    if trace and trace.isalnum() and len(trace) <= 64:
-        context["trace_id"] = trace
+    trace = span = None
+    w3c = TRACEPARENT.match(request.headers.get("traceparent", "").strip())
+    cloud = CLOUD_TRACE.match(request.headers.get("X-Cloud-Trace-Context", "").strip())
+    if w3c:
+        trace, span = w3c[1], w3c[2]
+    elif cloud:
+        trace, span = cloud[1], f"{int(cloud[2]):016x}" if cloud[2] else None
+    if trace:
+        context[TRACE_FIELD] = f"projects/{project}/traces/{trace}" if project else trace
+    if span and len(span) == 16:
+        context[SPAN_FIELD] = span
     return context
 
 

@@ -12,6 +12,7 @@
     ├── UnsupportedMediaType       415 unsupported_media_type
     ├── RateLimited                429 rate_limited (with Retry-After)
     ├── UpstreamError              502 upstream_error
+    │   ├── ModelNoReply           502 upstream_error (answered, but no usable reply text)
     │   ├── ModelRateLimited       429 model_busy (with Retry-After)
     │   ├── ModelUnavailable       503 model_unavailable
     │   └── ModelTimeout           504 model_timeout
@@ -130,6 +131,10 @@ class UpstreamError(ChatError):
     status = 502
     code = "upstream_error"
     default_message = "The assistant could not answer this time. Please try again."
+
+
+class ModelNoReply(UpstreamError):
+    """The model answered, but with no usable reply: unparseable, empty, thoughts only or unfinished."""
 
 
 class ModelRateLimited(UpstreamError):

@@ -1,7 +1,9 @@
 """Structured JSON log lines that Cloud Logging reads as severity, trace and fields.
 
 Message text is never logged, nor the key: only what the service chooses to
-put in a record's ``extra`` fields and the record's own message.
+put in a record's ``extra`` fields and the record's own message. Stack traces
+keep the frames and the exception types but not the exceptions' text (nor
+source lines), because an SDK error can quote the model's reply.
 """
 
 from __future__ import annotations
@@ -10,8 +12,14 @@ import contextvars
 import json
 import logging
 import sys
+import traceback
 from datetime import UTC, datetime
+from types import TracebackType
 from typing import Any
+
+# The field Cloud Logging correlates a line with its request's trace by, and the span's.
+TRACE_FIELD = "logging.googleapis.com/trace"
+SPAN_FIELD = "logging.googleapis.com/spanId"
 
 # Fields of the request being served (request id, trace), added to every log line it writes.
 request_context: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("request_context", default=None)
@@ -35,8 +43,29 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info and record.exc_info[0] is not None:
             # The stack trace goes to the log (for the operator), never to a client.
-            entry["stack_trace"] = self.formatException(record.exc_info)
+            entry["stack_trace"] = stack_without_text(record.exc_info)
         return json.dumps(entry, default=str)
+
+
+def stack_without_text(
+    exc_info: tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None],
+) -> str:
+    """A Python-style traceback (causes first) with frames and exception types, no messages or source lines."""
+    if exc_info[1] is None:
+        return ""
+    blocks: list[str] = []
+    summary: traceback.TracebackException | None = traceback.TracebackException(
+        type(exc_info[1]), exc_info[1], exc_info[2], lookup_lines=False
+    )
+    seen: set[int] = set()
+    while summary is not None and id(summary) not in seen:
+        seen.add(id(summary))
+        frames = "".join(f'  File "{f.filename}", line {f.lineno}, in {f.name}\n' for f in summary.stack)
+        kind = summary.exc_type
+        name = f"{kind.__module__}.{kind.__qualname__}" if kind is not None else "Exception"
+        blocks.append(f"Traceback (most recent call last):\n{frames}{name}: (text withheld)\n")
+        summary = summary.__cause__ or (None if summary.__suppress_context__ else summary.__context__)
+    return "\nThe above exception was the direct cause of, or occurred while handling:\n\n".join(reversed(blocks))
 
 
 class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]

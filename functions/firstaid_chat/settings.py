@@ -54,6 +54,13 @@ CONTACT_DEFAULTS: dict[str, tuple[str, str]] = {
 # A phone number, optionally followed by a name in brackets: "116 123 (Samaritans)".
 # No braces, so a value can never smuggle a placeholder into the guide's text.
 CONTACT_LINE_PATTERN = re.compile(r"\+?[0-9][0-9 -]{2,19}(?: \([^(){}\n]{1,60}\))?")
+# Models that can turn thinking off (THINKING_BUDGET=0 is what they get when it is unset),
+# and models that reject a budget of 0 because they always think.
+THINKING_OFF_BY_DEFAULT = re.compile(r"^(models/)?gemini-2\.5-flash")
+ALWAYS_THINKING = re.compile(r"^(models/)?gemini-[\d.]+-pro")
+MIN_THINKING_TOKENS = 128  # the smallest budget models that always think accept
+# Output tokens a thinking budget must leave for the reply itself (thoughts count against MAX_OUTPUT_TOKENS).
+MIN_REPLY_TOKENS = 256
 # A session document keeps recent turns inline; this keeps it well under Firestore's
 # 1 MiB document limit whatever HISTORY_BUDGET_CHARS says.
 MAX_HISTORY_BUDGET_CHARS = 200_000
@@ -82,7 +89,7 @@ class Settings:
     safety_settings: tuple[tuple[str, str], ...] = ()
     temperature: float = 0.3
     max_output_tokens: int = 1024
-    thinking_budget: int = 0
+    thinking_budget: int | None = None  # None: default_thinking_budget(gemini_model)
     history_budget_chars: int = 16_000
     max_message_chars: int = 4_000
     max_body_bytes: int = 32_768
@@ -137,7 +144,7 @@ class Settings:
             safety_settings=env.safety_settings("SAFETY_SETTINGS", DEFAULT_SAFETY_SETTINGS),
             temperature=env.number("TEMPERATURE", 0.3, 0.0, 2.0),
             max_output_tokens=env.integer("MAX_OUTPUT_TOKENS", 1024, 1, 65_536),
-            thinking_budget=env.integer("THINKING_BUDGET", 0, -1, 32_768),
+            thinking_budget=env.optional_integer("THINKING_BUDGET", -1, 32_768),
             history_budget_chars=env.integer("HISTORY_BUDGET_CHARS", 16_000, 0, MAX_HISTORY_BUDGET_CHARS),
             max_message_chars=env.integer("MAX_MESSAGE_CHARS", 4_000, 1, 100_000),
             max_body_bytes=env.integer("MAX_BODY_BYTES", 32_768, 1_024, 1_048_576),
@@ -168,6 +175,7 @@ class Settings:
                 "SESSION_MAX_AGE_DAYS must be at least SESSION_TTL_HOURS (in days): a conversation "
                 "cannot end before it could first expire."
             )
+        self._check_thinking()
         if self.model_provider == "gemini" and not self.has_gemini_key:
             raise SettingsError(
                 "MODEL_PROVIDER=gemini needs a Gemini API key: set GEMINI_API_KEY (or put it in .env "
@@ -186,6 +194,33 @@ class Settings:
                 "AUTH_MODE=app_check needs FIREBASE_PROJECT_NUMBER (the numeric project number, "
                 "shown in the Firebase console's project settings)."
             )
+
+    def _check_thinking(self) -> None:
+        budget = self.thinking_budget
+        if budget == 0 and ALWAYS_THINKING.match(self.gemini_model):
+            raise SettingsError(
+                f"THINKING_BUDGET=0 does not work with GEMINI_MODEL={self.gemini_model}: it cannot turn thinking "
+                "off. Unset THINKING_BUDGET (the model decides) or set it from 128 up."
+            )
+        if budget is not None and budget > self.max_output_tokens - MIN_REPLY_TOKENS:
+            raise SettingsError(
+                f"THINKING_BUDGET={budget} leaves no room for the reply: thinking counts against "
+                f"MAX_OUTPUT_TOKENS={self.max_output_tokens}. Keep it at most MAX_OUTPUT_TOKENS - {MIN_REPLY_TOKENS}, "
+                "or raise MAX_OUTPUT_TOKENS."
+            )
+
+
+def default_thinking_budget(model: str, max_output_tokens: int) -> int | None:
+    """The budget sent when THINKING_BUDGET is unset, in tokens; None sends none (the model's default).
+
+    0 (off) where the model allows it; for models that always think, a quarter of
+    MAX_OUTPUT_TOKENS (at least their minimum of 128), so thinking cannot use up the reply's room.
+    """
+    if THINKING_OFF_BY_DEFAULT.match(model):
+        return 0
+    if ALWAYS_THINKING.match(model):
+        return max(MIN_THINKING_TOKENS, max_output_tokens // 4)
+    return None
 
 
 class _Env:
@@ -227,6 +262,9 @@ class _Env:
         if not low <= value <= high:
             raise SettingsError(f"{name}={value} is out of range: set it to a number from {low} to {high}.")
         return value
+
+    def optional_integer(self, name: str, low: int, high: int) -> int | None:
+        return None if self.optional(name) is None else self.integer(name, 0, low, high)
 
     def number(self, name: str, default: float, low: float, high: float) -> float:
         raw = self.optional(name)

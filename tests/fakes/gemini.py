@@ -3,8 +3,10 @@
 It answers ``models/{model}:generateContent`` and
 ``models/{model}:streamGenerateContent?alt=sse`` the way the real service
 does, from a queue of scripted behaviours (replies, streamed chunks, error
-bodies, blocked responses, slow or hanging answers, streams that break off),
-and records every request it was sent. Point the real google-genai SDK at it
+bodies, blocked responses, slow or hanging answers, streams that break off,
+thought parts, streams that end without a finish reason, 429s carrying
+``RetryInfo``, and raw bytes no parser accepts), and records every request it
+was sent. Point the real google-genai SDK at it
 with ``GOOGLE_GEMINI_BASE_URL``.
 
 Run it alone with ``python -m tests.fakes.gemini --port 8090 --latency 0.5``.
@@ -41,6 +43,10 @@ class Behaviour:
     first_delay: float = 0.0  # seconds before the first byte of the answer
     chunk_interval: float = 0.0  # seconds between streamed chunks
     break_after: int | None = None  # drop the connection after this many chunks
+    thoughts: list[str] = field(default_factory=list)  # thought parts (``"thought": true``) sent before the text
+    thoughts_tokens: int = 0  # usageMetadata.thoughtsTokenCount
+    raw: bytes | None = None  # sent as the whole 200 body, byte for byte, instead of a well-formed answer
+    raw_content_type: str = "text/event-stream"
 
 
 def error(
@@ -51,6 +57,40 @@ def error(
     if reason:
         body["error"]["details"] = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason}]
     return Behaviour(status=status, error_body=json.dumps(body))
+
+
+def rate_limited(retry_delay: str) -> Behaviour:
+    """A 429 whose ``google.rpc.RetryInfo`` asks the caller to wait ``retry_delay`` (e.g. ``"53s"``)."""
+    body = {
+        "error": {
+            "code": 429,
+            "message": "Resource has been exhausted (e.g. check quota).",
+            "status": "RESOURCE_EXHAUSTED",
+            "details": [
+                {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [{"quotaId": "fake"}]},
+                {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": retry_delay},
+            ],
+        }
+    }
+    return Behaviour(status=429, error_body=json.dumps(body))
+
+
+def raw(body: bytes, content_type: str = "text/event-stream") -> Behaviour:
+    """A 200 answer of exactly these bytes: what a misbehaving proxy or a captive portal sends."""
+    return Behaviour(raw=body, raw_content_type=content_type)
+
+
+def sse_without_space(text: str) -> Behaviour:
+    """A stream whose events read ``data:{...}`` with no space after the colon."""
+    event = {"candidates": [{"content": {"role": "model", "parts": [{"text": text}]}, "finishReason": "STOP"}]}
+    return raw(b"data:" + json.dumps(event).encode() + b"\r\n\r\n")
+
+
+def thoughts_only(limit: int = 1024) -> Behaviour:
+    """A candidate that spent the whole output budget thinking: thought parts, no text, MAX_TOKENS."""
+    return Behaviour(
+        chunks=[""], thoughts=["Let me think about this."], thoughts_tokens=limit, finish_reason="MAX_TOKENS"
+    )
 
 
 def invalid_key() -> Behaviour:
@@ -161,10 +201,14 @@ class FakeGemini:
                 if behaviour.status != 200:
                     self._send(behaviour.status, behaviour.error_body or "", behaviour.headers)
                     return
+                if behaviour.raw is not None:
+                    self._send_raw(behaviour.raw, behaviour.raw_content_type)
+                    return
                 if match["method"] == "streamGenerateContent" and "alt=sse" in query:
                     self._stream(behaviour)
                 else:
-                    self._send(200, json.dumps(_response(behaviour, "".join(behaviour.chunks), True)))
+                    answer = _response(behaviour, "".join(behaviour.chunks), True, thoughts=behaviour.thoughts)
+                    self._send(200, json.dumps(answer))
 
             def _send(self, status: int, body: str, headers: dict[str, str] | None = None) -> None:
                 data = body.encode()
@@ -174,6 +218,13 @@ class FakeGemini:
                 self.send_header("Content-Length", str(len(data)))
                 for name, value in (headers or {}).items():
                     self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _send_raw(self, data: bytes, content_type: str) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
 
@@ -192,7 +243,8 @@ class FakeGemini:
                     if index and behaviour.chunk_interval and not fake._sleep(behaviour.chunk_interval):
                         return
                     last = index == len(chunks) - 1
-                    event = f"data: {json.dumps(_response(behaviour, text, last))}\r\n\r\n".encode()
+                    answer = _response(behaviour, text, last, thoughts=behaviour.thoughts if index == 0 else [])
+                    event = f"data: {json.dumps(answer)}\r\n\r\n".encode()
                     try:
                         self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
                         self.wfile.flush()
@@ -203,15 +255,20 @@ class FakeGemini:
         return Handler
 
 
-def _response(behaviour: Behaviour, text: str, last: bool) -> dict[str, Any]:
-    usage = {
+def _response(behaviour: Behaviour, text: str, last: bool, thoughts: list[str] | None = None) -> dict[str, Any]:
+    usage: dict[str, Any] = {
         "promptTokenCount": 12,
         "candidatesTokenCount": max(1, len(text) // 4),
-        "totalTokenCount": 12 + len(text) // 4,
+        "totalTokenCount": 12 + len(text) // 4 + behaviour.thoughts_tokens,
     }
+    if behaviour.thoughts_tokens:
+        usage["thoughtsTokenCount"] = behaviour.thoughts_tokens
     if behaviour.block_reason:
         return {"promptFeedback": {"blockReason": behaviour.block_reason}, "usageMetadata": usage}
-    candidate: dict[str, Any] = {"content": {"role": "model", "parts": [{"text": text}] if text else []}, "index": 0}
+    parts: list[dict[str, Any]] = [{"text": t, "thought": True} for t in thoughts or []]
+    if text:
+        parts.append({"text": text})
+    candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
     if last and behaviour.finish_reason:
         candidate["finishReason"] = behaviour.finish_reason
     return {"candidates": [candidate], "usageMetadata": usage, "modelVersion": "fake"}

@@ -2,7 +2,7 @@
 
 Point ``google-cloud-secret-manager`` at it with the REST transport and
 ``api_endpoint=http://127.0.0.1:PORT``. Versions are set with ``put``;
-scripted failures (403, 404, 503) with ``fail_next``.
+scripted failures (403, 404, 503) with ``fail_next``; a slow service with ``delay``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ class FakeSecretManager:
         self.secrets: dict[str, list[str]] = {}  # "projects/P/secrets/S" -> versions, oldest first
         self.accesses: list[str] = []
         self._failures: deque[int] = deque()
+        self.delay = 0.0  # seconds before every answer
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
         self._http = LoopbackServer(self._handler())
 
     @property
@@ -39,6 +41,7 @@ class FakeSecretManager:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()  # releases handlers sleeping through a delay
         self._http.stop()
 
     def put(self, secret: str, value: str) -> None:
@@ -55,6 +58,7 @@ class FakeSecretManager:
             self.secrets.clear()
             self.accesses.clear()
             self._failures.clear()
+        self.delay = 0.0
 
     def _answer(self, name: str) -> tuple[int, dict[str, Any]]:
         with self._lock:
@@ -85,6 +89,8 @@ class FakeSecretManager:
                 pass
 
             def do_GET(self) -> None:
+                if fake.delay and fake._stopping.wait(fake.delay):
+                    return
                 match = ACCESS.match(self.path.partition("?")[0])
                 status, body = fake._answer(match["name"]) if match else (404, _error(404))
                 data = json.dumps(body).encode()

@@ -16,13 +16,19 @@ pytestmark = pytest.mark.reliability
 def test_message_and_body_size_caps(gemini: FakeGemini, make_client: Any) -> None:
     client = make_client(MAX_MESSAGE_CHARS="500", MAX_BODY_BYTES="4096")
     too_long = client.post("/v1/chat", json={"message": "x" * 501})
+    # The body cap is raised to 12 bytes a character + 4 KiB (10,096 here), so any 500-character message fits.
     too_big = client.post(
-        "/v1/chat", data=b'{"message": "' + b"y" * 5000 + b'"}', headers={"Content-Type": "application/json"}
+        "/v1/chat", data=b'{"message": "' + b"y" * 10_100 + b'"}', headers={"Content-Type": "application/json"}
     )
     assert (too_long.status_code, too_big.status_code) == (413, 413)
+    assert (too_long.get_json()["error"]["code"], too_big.get_json()["error"]["code"]) == (
+        "message_too_long",
+        "payload_too_large",
+    )
     assert gemini.requests == []
     report.add("limits", "message size", "MAX_MESSAGE_CHARS=4000", "413 message_too_long, model not called")
-    report.add("limits", "request body size", "MAX_BODY_BYTES=32768", "413 payload_too_large before the body is read")
+    report.add("limits", "request body size", "MAX_BODY_BYTES=32768, raised to 12 × MAX_MESSAGE_CHARS + 4 KiB "
+               "(52,096)", "413 payload_too_large before the body is read")  # fmt: skip
 
 
 def test_history_sent_to_the_model_is_capped(gemini: FakeGemini, make_client: Any) -> None:
@@ -43,7 +49,10 @@ def test_output_tokens_are_capped_in_every_request(gemini: FakeGemini, make_clie
     client.post("/v1/chat", json={"message": "hi"})
     assert gemini.requests[0].body["generationConfig"]["maxOutputTokens"] == 256
     report.add(
-        "limits", "output tokens", "MAX_OUTPUT_TOKENS=1024, THINKING_BUDGET=0", "sent as maxOutputTokens on every call"
+        "limits",
+        "output tokens",
+        "MAX_OUTPUT_TOKENS=1024, THINKING_BUDGET unset (0 for gemini-2.5-flash)",
+        "sent as maxOutputTokens on every call; a budget leaving < 256 tokens for the reply stops the start",
     )
 
 

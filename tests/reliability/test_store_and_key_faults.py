@@ -150,6 +150,9 @@ def test_secret_unreadable_at_cold_start(
     monkeypatch: pytest.MonkeyPatch,
     status: int,
 ) -> None:
+    from firstaid_chat import api_key
+
+    monkeypatch.setattr(api_key, "FAILURE_CACHE_SECONDS", 0.0)  # the failure cache has its own test
     monkeypatch.delenv("GEMINI_API_KEY")
     secret_manager.put(SECRET, SENTINEL_KEY)
     secret_manager.fail_next(status)

@@ -1,9 +1,21 @@
-"""Replies from Gemini through the google-genai SDK, with bounded retries and key rotation."""
+"""Replies from Gemini through the google-genai SDK, with bounded retries and key rotation.
+
+One rule lives here, at the model boundary: when Gemini yields no usable reply
+text, whatever the cause (a body the SDK cannot parse, no candidates, only
+thought parts, a stream that ends without a finish reason, an exception type
+nobody listed), the adapter raises ``ModelNoReply``. It is an
+``UpstreamError``, so the service treats it like any other upstream failure:
+the offline guide answers when the fallback is on, otherwise the client gets a
+clear 502, and nothing empty or unfinished is stored. A reply withheld by a
+safety filter, or cut off at ``MAX_TOKENS`` after real text, is a usable reply.
+"""
 
 from __future__ import annotations
 
 import logging
+import math
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,9 +26,9 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from ..api_key import KeySource
-from ..errors import ModelRateLimited, ModelTimeout, ModelUnavailable, UpstreamError
-from ..settings import Settings
-from . import Chunk, Prompt, Usage
+from ..errors import ChatError, ModelNoReply, ModelRateLimited, ModelTimeout, ModelUnavailable, UpstreamError
+from ..settings import Settings, default_thinking_budget
+from . import BLOCKED_FINISH_REASONS, Chunk, Prompt, Usage
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +37,10 @@ INITIAL_BACKOFF_SECONDS = 0.5
 MAX_BACKOFF_SECONDS = 8.0
 # An attempt started with less time than this left cannot finish a reply.
 MIN_ATTEMPT_SECONDS = 1.0
+# Retry-After for a 429 that carries no RetryInfo.
+DEFAULT_RETRY_AFTER_SECONDS = 10
+RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
+DURATION = re.compile(r"^(\d+(?:\.\d+)?)s$")  # google.protobuf.Duration in JSON: "53s", "0.250s"
 
 
 def _transport_errors() -> tuple[type[BaseException], ...]:
@@ -51,6 +67,38 @@ def _rejects_key(exc: genai_errors.APIError) -> bool:
     return exc.code == 400 and "API_KEY" in str(getattr(exc, "details", "") or "")
 
 
+def retry_delay(exc: genai_errors.APIError) -> float | None:
+    """Seconds the error's ``google.rpc.RetryInfo`` asks us to wait, or None when it names none."""
+    details = exc.details.get("error", {}).get("details") if isinstance(exc.details, dict) else None
+    for detail in details if isinstance(details, list) else []:
+        if isinstance(detail, dict) and detail.get("@type") == RETRY_INFO:
+            match = DURATION.match(str(detail.get("retryDelay", "")))
+            if match:
+                return float(match[1])
+    return None
+
+
+def unusable_reason(produced_text: bool, finish_reason: str | None, blocked: bool) -> str | None:
+    """Why a finished stream is not a usable reply, or None when it is one.
+
+    A blocked reply is usable (the service answers it honestly); otherwise the
+    stream must have produced text and said how it finished.
+    """
+    if blocked or finish_reason in BLOCKED_FINISH_REASONS:
+        return None
+    if not produced_text:
+        return "no_text"
+    if finish_reason is None:
+        return "no_finish_reason"
+    return None
+
+
+def _no_reply(reason: str, **fields: object) -> ModelNoReply:
+    # Only the reason and the error's type are logged: an SDK error's text can hold the reply.
+    log.warning("gemini gave no usable reply", extra={"reason": reason, **fields})
+    return ModelNoReply()
+
+
 class GeminiModel:
     """A Model backed by Gemini; one SDK client per instance, rebuilt only when the key changes."""
 
@@ -75,17 +123,16 @@ class GeminiModel:
             system_instruction=settings.system_instruction,
             temperature=settings.temperature,
             max_output_tokens=settings.max_output_tokens,
-            # Thinking tokens count against max_output_tokens and delay the first word;
-            # first-aid steps need neither, so thinking is off unless THINKING_BUDGET says otherwise.
-            thinking_config=types.ThinkingConfig(thinking_budget=settings.thinking_budget),
+            # Thinking tokens count against max_output_tokens and delay the first word. A budget is
+            # sent only when THINKING_BUDGET is set or the model is known to accept turning it off.
+            thinking_config=_thinking_config(settings),
             safety_settings=[
                 types.SafetySetting(category=types.HarmCategory(c), threshold=types.HarmBlockThreshold(t))
                 for c, t in settings.safety_settings
             ],
         )
 
-    def _sdk_client(self) -> genai.Client:
-        key = self._keys.get()
+    def _sdk_client(self, key: str) -> genai.Client:
         with self._lock:
             if self._client is None or key != self._client_key:
                 # Retries are ours (they must fit the request deadline), so the SDK's are off.
@@ -111,13 +158,14 @@ class GeminiModel:
         rotated = False
         while True:
             attempt += 1
+            key = self._keys.get(deadline=prompt.deadline)  # may wait for a shared Secret Manager read
             remaining = prompt.deadline - self._clock()
             if remaining < MIN_ATTEMPT_SECONDS / 2:
                 raise ModelTimeout()
             timeout = min(self._settings.model_attempt_timeout_seconds, remaining)
             config = self._config.model_copy(update={"http_options": types.HttpOptions(timeout=int(timeout * 1000))})
             try:
-                response = self._sdk_client().models.generate_content_stream(
+                response = self._sdk_client(key).models.generate_content_stream(
                     model=self._settings.gemini_model, contents=contents, config=config
                 )
                 first = next(response, None)
@@ -125,56 +173,117 @@ class GeminiModel:
                 if _rejects_key(exc) and not rotated:
                     rotated = True
                     log.warning("gemini rejected the api key; re-reading it", extra={"upstream_status": exc.code})
-                    if self._keys.refresh():
+                    if self._keys.refresh(key, deadline=prompt.deadline):
                         continue
                     raise ModelUnavailable() from None
+                self._note_rejected_config(exc)
                 error = self._error_for(exc)
-                self._wait_or_raise(error, attempt, exc.code in RETRYABLE_STATUS, exc.code, prompt.deadline)
+                self._wait_or_raise(
+                    error, attempt, exc.code in RETRYABLE_STATUS, exc.code, prompt.deadline, retry_delay(exc)
+                )
                 continue
             except TRANSPORT_ERRORS as exc:
                 error = ModelTimeout() if _is_timeout(exc) else ModelUnavailable()
                 self._wait_or_raise(error, attempt, True, type(exc).__name__, prompt.deadline)
                 continue
+            except ChatError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any other failure is "no usable reply"
+                raise _no_reply("sdk_error", error_type=type(exc).__name__) from None
             yield from self._chunks(first, response, prompt.deadline)
             return
 
     def _error_for(self, exc: genai_errors.APIError) -> UpstreamError:
         if exc.code == 429:
-            return ModelRateLimited(retry_after=10)
+            return ModelRateLimited(retry_after=DEFAULT_RETRY_AFTER_SECONDS)
         if exc.code in (408, 504):
             return ModelTimeout()
         if exc.code >= 500:
             return ModelUnavailable()
         return UpstreamError()
 
+    def _note_rejected_config(self, exc: genai_errors.APIError) -> None:
+        """A 400 that is not about the key means our request is wrong: say so loudly, once per call."""
+        if exc.code == 400 and not _rejects_key(exc):
+            log.error(
+                "gemini rejected the request as invalid; check GEMINI_MODEL, THINKING_BUDGET, "
+                "MAX_OUTPUT_TOKENS and SAFETY_SETTINGS",
+                extra={
+                    "upstream_status": exc.code,
+                    "upstream_code": exc.status,
+                    "gemini_model": self._settings.gemini_model,
+                },
+            )
+
     def _wait_or_raise(
-        self, error: UpstreamError, attempt: int, retryable: bool, cause: object, deadline: float
+        self,
+        error: UpstreamError,
+        attempt: int,
+        retryable: bool,
+        cause: object,
+        deadline: float,
+        asked_delay: float | None = None,
     ) -> None:
-        """Back off before the next attempt, or raise when no attempt can fit the deadline."""
+        """Back off before the next attempt, or raise when no attempt can fit the deadline.
+
+        ``asked_delay`` is the server's RetryInfo (seconds): it is honoured exactly,
+        and when it does not fit the deadline the error is raised at once, with
+        that delay as its Retry-After.
+        """
         log.info("gemini attempt failed", extra={"attempt": attempt, "upstream_status": str(cause)})
+        if asked_delay is not None and isinstance(error, ModelRateLimited):
+            error = ModelRateLimited(retry_after=max(1, math.ceil(asked_delay)))
         if not retryable or attempt >= self._settings.model_max_attempts:
             raise error from None
-        delay = min(MAX_BACKOFF_SECONDS, INITIAL_BACKOFF_SECONDS * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+        if asked_delay is not None:
+            delay = asked_delay
+        else:
+            delay = min(MAX_BACKOFF_SECONDS, INITIAL_BACKOFF_SECONDS * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
         if self._clock() + delay + MIN_ATTEMPT_SECONDS > deadline:
             raise error from None
         self._sleep(delay)
 
     def _chunks(self, first: Any, response: Iterator[Any], deadline: float) -> Iterator[Chunk]:
-        chunk = first
+        chunk = last = first
+        produced = blocked = False
+        finish_reason: str | None = None
         try:
             while chunk is not None:
-                yield _chunk(chunk)
+                piece = _chunk(chunk)
+                produced = produced or bool(piece.text)
+                blocked = blocked or piece.prompt_blocked
+                finish_reason = piece.finish_reason or finish_reason
+                yield piece
                 if self._clock() > deadline:
                     raise ModelTimeout()
-                chunk = next(response, None)
+                last, chunk = chunk, next(response, None)
         except genai_errors.APIError as exc:
             raise self._error_for(exc) from None
         except TRANSPORT_ERRORS as exc:
             raise (ModelTimeout() if _is_timeout(exc) else ModelUnavailable()) from None
+        except ChatError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - e.g. UnknownApiResponseError, whose text holds the reply
+            raise _no_reply("sdk_error", error_type=type(exc).__name__) from None
         finally:
             close = getattr(response, "close", None)
             if close is not None:
                 close()
+        reason = unusable_reason(produced, finish_reason, blocked)
+        if reason is not None:
+            raise _no_reply(reason, finish_reason=finish_reason, thoughts_tokens=_thoughts_tokens(last))
+
+
+def _thinking_config(settings: Settings) -> types.ThinkingConfig | None:
+    budget = settings.thinking_budget
+    if budget is None:
+        budget = default_thinking_budget(settings.gemini_model, settings.max_output_tokens)
+    return None if budget is None else types.ThinkingConfig(thinking_budget=budget)
+
+
+def _thoughts_tokens(response: Any) -> int:
+    meta = getattr(response, "usage_metadata", None)
+    return int(getattr(meta, "thoughts_token_count", 0) or 0)
 
 
 def _chunk(response: types.GenerateContentResponse) -> Chunk:
