@@ -16,7 +16,7 @@ export function textLanguage(text, fallback) {
 
 /** Reads texts aloud, one at a time; null without speechSynthesis. */
 export function createSpeaker() {
-  if (!("speechSynthesis" in window) || typeof SpeechSynthesisUtterance !== "function") return null;
+  if (!window.speechSynthesis || typeof window.SpeechSynthesisUtterance !== "function") return null;
   let active = null; // the button of the reply being read
   const reset = () => {
     if (active) active.setAttribute("aria-pressed", "false");
