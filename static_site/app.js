@@ -96,12 +96,13 @@ const state = {
   spokenTurn: false, // the message was spoken: read its reply aloud too
 };
 
-const speaker = createSpeaker();
+const speaker = createSpeaker((reading) => t(reading ? "stop_reading" : "read_aloud"));
 const listener = createListener();
 const guide = new Guide(
   {
     section: $("guide"),
     status: $("guide-status"),
+    language: $("guide-language"),
     topics: $("guide-topics"),
     filter: $("guide-filter"),
     empty: $("guide-empty"),
@@ -244,6 +245,7 @@ function wireEvents() {
     storage.set(STORAGE_LANGUAGE, ui.language.value);
     await setLanguage(ui.language.value);
     showEmergencyNumber(state.emergencyNumber);
+    $("guide-language").hidden = currentLanguage() === "en";
     if (guide.topics) guide.render();
   });
   ui.voice.addEventListener("click", listen);

@@ -3,7 +3,7 @@
 // opens with no network. Life-threatening topics come first; a filter box
 // narrows them by title, the words people use, and the steps.
 
-import { t } from "./i18n.js";
+import { currentLanguage, t } from "./i18n.js";
 import { el } from "./messages.js";
 
 const PLACEHOLDER = "{emergency_number}";
@@ -14,7 +14,7 @@ function fold(text) {
 
 export class Guide {
   /**
-   * `ui`: {section, status, topics, filter, empty, missing, call, callLabel};
+   * `ui`: {section, status, language, topics, filter, empty, missing, call, callLabel};
    * `number()`: the emergency number to show; `onRhythm`: starts the CPR rhythm, or null.
    */
   constructor(ui, { number, onRhythm = null }) {
@@ -54,6 +54,7 @@ export class Guide {
     this.reason = reason;
     this.setStatus(reason ? t(reason === "offline" ? "guide_offline" : "guide_unreachable") : "");
     this.ui.section.hidden = false;
+    this.ui.language.hidden = currentLanguage() === "en";
     document.body.classList.add("guide-open");
     this.refreshNumber();
     window.scrollTo({ top: 0, behavior: "auto" });

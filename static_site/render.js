@@ -187,7 +187,6 @@ function buildBlock(block, context) {
     if (block.digits) list.className = `digits-${block.digits}`;
     for (const item of block.items) {
       const li = doc.createElement("li");
-      li.dir = "auto";
       appendLines(li, item.lines, context);
       for (const child of item.extra) li.append(buildBlock(child, context));
       list.append(li);

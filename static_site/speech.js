@@ -14,12 +14,19 @@ export function textLanguage(text, fallback) {
   return fallback;
 }
 
-/** Reads texts aloud, one at a time; null without speechSynthesis. */
-export function createSpeaker() {
+/**
+ * Reads texts aloud, one at a time; null without speechSynthesis. `label(reading)`
+ * gives a reply's button its text ("Read aloud" / "Stop reading").
+ */
+export function createSpeaker(label) {
   if (!window.speechSynthesis || typeof window.SpeechSynthesisUtterance !== "function") return null;
   let active = null; // the button of the reply being read
+  const mark = (button, reading) => {
+    button.setAttribute("aria-pressed", String(reading));
+    button.textContent = label(reading);
+  };
   const reset = () => {
-    if (active) active.setAttribute("aria-pressed", "false");
+    if (active) mark(active, false);
     active = null;
   };
   return {
@@ -38,7 +45,7 @@ export function createSpeaker() {
         if (active === button) reset();
       });
       active = button;
-      if (button) button.setAttribute("aria-pressed", "true");
+      if (button) mark(button, true);
       window.speechSynthesis.speak(utterance);
     },
     stop() {
