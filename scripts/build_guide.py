@@ -44,16 +44,16 @@ def guide_document(topics: Iterable[Any], placeholder: str) -> dict[str, Any]:
     return {"format": GUIDE_FORMAT, "placeholder": placeholder, "topics": entries}
 
 
-def build_guide(site_dir: Path) -> Path:
-    """Write ``site_dir/guide.json`` from the function's topic files; returns its path.
+def build_guide(site_dir: Path, topics_dir: Path | None = None) -> Path:
+    """Write ``site_dir/guide.json`` from the function's topic files (or ``topics_dir``); returns its path.
 
-    Raises ValueError (from the loader) naming the file when a topic file is invalid.
+    Raises ValueError (from the loader) naming the file when a topic file is invalid; nothing is written then.
     """
     if str(FUNCTIONS) not in sys.path:
         sys.path.insert(0, str(FUNCTIONS))
     from firstaid_chat.offline.knowledge import EMERGENCY_NUMBER_PLACEHOLDER, load_topics
 
-    document = guide_document(load_topics(), EMERGENCY_NUMBER_PLACEHOLDER)
+    document = guide_document(load_topics(topics_dir), EMERGENCY_NUMBER_PLACEHOLDER)
     path = site_dir / GUIDE_FILE
     path.write_text(json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
     return path

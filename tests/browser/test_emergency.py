@@ -30,7 +30,10 @@ TARGET_PX = 44
 
 # Where each thing sits in the viewport, and the part of the viewport the sticky header and dock leave free.
 RECTS = """() => {
-  const box = (el) => { const r = el.getBoundingClientRect(); return {top: r.top, bottom: r.bottom, height: r.height}; };
+  const box = (el) => {
+    const r = el.getBoundingClientRect();
+    return {top: r.top, bottom: r.bottom, height: r.height};
+  };
   const reply = document.querySelector('#messages .message-model:last-child');
   return {
     call: box(reply.querySelector('.emergency-call')),
@@ -99,7 +102,7 @@ def targets_smaller_than(page: Page, minimum: int) -> list[str]:
                .filter((el) => !el.closest('.visually-hidden, .narrow-hidden'))
                .map((el) => [el, el.getBoundingClientRect()])
                .filter(([, r]) => r.height < minimum || r.width < minimum)
-               .map(([el, r]) => `${el.tagName} ${el.id || el.className} ${Math.round(r.width)}x${Math.round(r.height)}`)""",
+               .map(([el, r]) => `${el.tagName} ${el.id || el.className} ${r.width}x${r.height}`)""",
             minimum,
         )
     )

@@ -85,7 +85,9 @@ def test_ime_confirm_enter_in_safari_order_does_not_send(chat: ChatPage) -> None
     assert chat.user_messages() == ["救急車"]
 
 
-def test_ui_language_follows_the_browser_and_the_switch(browser: Browser, stack: Stack, fake_gemini: FakeGemini) -> None:
+def test_ui_language_follows_the_browser_and_the_switch(
+    browser: Browser, stack: Stack, fake_gemini: FakeGemini
+) -> None:
     chat, context = _new_chat_page(browser, stack, viewport={"width": 360, "height": 740}, locale="ar-EG")
     try:
         chat.open()
