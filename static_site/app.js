@@ -182,11 +182,15 @@ async function loadConfig() {
   };
 }
 
+// After the page has loaded, so that filling the offline cache never slows the first visit's paint.
 function registerServiceWorker() {
   if (!("serviceWorker" in navigator)) return;
-  navigator.serviceWorker.register("sw.js").catch(() => {
-    // blocked or unsupported: the page works, only not offline
-  });
+  const register = () =>
+    navigator.serviceWorker.register("sw.js").catch(() => {
+      // blocked or unsupported: the page works, only not offline
+    });
+  if (document.readyState === "complete") register();
+  else window.addEventListener("load", register, { once: true });
 }
 
 function mentionsCpr(text) {
