@@ -594,7 +594,8 @@ function showError(info, retryAction) {
     delete ui.error.dataset.wait;
     ui.errorHint.textContent = info.hint;
   }
-  scrollToBottom(true);
+  if (guide.isOpen) window.scrollTo({ top: 0, behavior: "auto" }); // the panel sits above the guide
+  else scrollToBottom(true);
   (info.retryable ? ui.retry : ui.input).focus();
 }
 

@@ -60,7 +60,7 @@ export function createReplyBubble(list) {
 
   const render = (value, follow = isNearBottom()) => {
     content.replaceChildren(renderMarkdown(value, document, { phoneNumbers: hooks.phoneNumbers() }));
-    scrollToBottom(follow);
+    if (follow) followReply(item);
   };
   return {
     item,
@@ -185,6 +185,16 @@ export function svgIcon(path) {
 function isNearBottom() {
   const root = document.documentElement;
   return window.innerHeight + window.scrollY >= root.scrollHeight - 120;
+}
+
+// Follows a streaming reply down the page, but never past its top: the first
+// steps (and an emergency's call button) stay on screen while the rest arrives.
+function followReply(item) {
+  const headerBottom = document.querySelector(".topbar")?.getBoundingClientRect().bottom ?? 0;
+  const room = item.getBoundingClientRect().top - headerBottom - 8;
+  const below = document.documentElement.scrollHeight - (window.scrollY + window.innerHeight);
+  const by = Math.min(below, room);
+  if (by > 0) window.scrollBy({ top: by, behavior: "auto" });
 }
 
 export function scrollToBottom(force) {

@@ -82,6 +82,21 @@ def test_call_button_and_first_step_stay_in_view_on_a_desktop(chat: ChatPage, fa
     assert_in_view(rects, "firstStep")
 
 
+def test_a_long_reply_streams_in_below_its_first_step(phone_chat: ChatPage, fake_gemini: FakeGemini) -> None:
+    pieces = [CPR_REPLY[i : i + 40] for i in range(0, len(CPR_REPLY), 40)]
+    fake_gemini.enqueue(Behaviour(chunks=pieces, chunk_interval=0.08))
+    phone_chat.open()
+    phone_chat.send("How do I do chest compressions?")
+    # Well past one screen, still streaming:
+    phone_chat.page.wait_for_function(
+        "() => document.querySelectorAll('#messages .message-model[aria-busy] .content ol > li').length >= 6"
+    )
+    rects = phone_chat.page.evaluate(RECTS.replace("reply.querySelector('.emergency-call')", "reply"))
+    assert_in_view({**rects, "replyTop": {**rects["call"], "bottom": rects["call"]["top"]}}, "replyTop")
+    phone_chat.wait_for_replies(1)
+    assert_in_view(phone_chat.page.evaluate(RECTS.replace("reply.querySelector('.emergency-call')", "reply")), "firstStep")
+
+
 def test_start_screen_has_a_call_button_with_the_configured_number(phone_chat: ChatPage) -> None:
     phone_chat.open()
     call = phone_chat.page.locator("#welcome").get_by_role("link", name="Call 112")
