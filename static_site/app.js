@@ -264,15 +264,23 @@ function wireEvents() {
       if (!state.inFlight && state.api) sendMessage(button.textContent.trim());
     });
   }
+  $("offline-open-guide").addEventListener("click", () => guide.open("offline"));
   window.addEventListener("online", () => {
+    $("offline-notice").hidden = true;
     guide.backOnline();
     if (!ui.error.hidden && ui.error.dataset.kind === "network") {
       ui.errorHint.textContent = t("back_online_retry");
     }
-    if (state.historyPending && state.api && !state.inFlight) loadHistory();
+    if (state.historyPending && state.api && !state.inFlight) {
+      hideError();
+      loadHistory();
+    }
   });
+  // Gone mid-conversation: say so, and leave the guide one tap away rather than covering the chat.
   window.addEventListener("offline", () => {
-    if (!state.inFlight) guide.open("offline");
+    if (guide.isOpen) return;
+    if (ui.messages.children.length === 0) guide.open("offline");
+    else $("offline-notice").hidden = false;
   });
 }
 

@@ -30,7 +30,9 @@ self.addEventListener("install", (event) => {
   event.waitUntil(
     caches
       .open(CACHE)
-      .then((cache) => cache.addAll(SHELL.map((path) => new Request(path, { cache: "reload" }))))
+      // What the page just loaded comes from the HTTP cache, so a slow link does not carry it twice;
+      // stale-while-revalidate refreshes it on the next visit.
+      .then((cache) => cache.addAll(SHELL))
       .then(() => self.skipWaiting()),
   );
 });

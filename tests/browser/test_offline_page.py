@@ -101,3 +101,36 @@ def test_guide_opens_from_the_start_screen_and_the_header(phone_chat: ChatPage) 
     phone_chat.screenshot("guide-phone")
     phone_chat.page.get_by_role("button", name="Back to chat").click()
     expect(phone_chat.page.locator("#welcome")).to_be_visible()
+
+
+def test_a_stored_conversation_opened_offline_loads_when_the_network_returns(chat: ChatPage) -> None:
+    chat.open()
+    chat.send("How do I treat a graze?")
+    chat.wait_for_replies(1)
+    wait_for_offline_copy(chat)
+    chat.context.set_offline(True)
+    chat.page.reload()
+    chat.page.wait_for_selector("html[data-ready='true']")
+    expect(chat.page.locator("#guide")).to_be_visible()
+    expect(chat.page.locator("#error-text")).to_have_text("Your conversation could not be loaded.")
+
+    chat.context.set_offline(False)
+    expect(chat.page.locator("#guide-status")).to_contain_text("back online")
+    expect(chat.page.locator("#error")).to_be_hidden()
+    chat.page.get_by_role("button", name="Back to chat").click()
+    replies = chat.page.locator("#messages .message-model .content")
+    expect(replies).to_have_text(["Fake reply to: How do I treat a graze?"])
+
+
+def test_losing_the_network_mid_conversation_says_so_without_covering_the_chat(chat: ChatPage) -> None:
+    chat.open()
+    chat.send("Bee sting")
+    chat.wait_for_replies(1)
+    chat.context.set_offline(True)
+    notice = chat.page.locator("#offline-notice")
+    expect(notice).to_be_visible()
+    expect(chat.page.locator("#messages .message-model")).to_be_visible()
+    notice.get_by_role("button", name="Open the first-aid guide").click()
+    expect(chat.page.locator("#guide")).to_be_visible()
+    chat.context.set_offline(False)
+    expect(notice).to_be_hidden()
