@@ -6,12 +6,16 @@ with Chromium's network emulation (CDP ``Network.emulateNetworkConditions``). Fo
 records the page's own ``first-contentful-paint`` (Performance API), the bytes the page's
 requests moved (CDP ``encodedDataLength``, headers included), and the bytes the static server
 sent in all (which also counts what a service worker fetches for itself). Prints medians.
-No API runs: a first visit with no stored conversation makes no API request.
+Text files are sent gzip-compressed, as static hosts (Firebase Hosting, Cloud Storage with
+``gzip`` encoding) send them; ``--no-gzip`` sends them as they are. No API runs: a first visit
+with no stored conversation makes no API request.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
+import mimetypes
 import shutil
 import statistics
 import sys
@@ -30,13 +34,31 @@ from tests.fakes.loopback import LoopbackServer
 
 CHROMIUM = "/usr/bin/chromium"
 SETTLE_MS = 1500  # after `load`, time for late requests (a service worker's cache fill)
+COMPRESSED = {".html", ".css", ".js", ".json", ".svg"}
 
 
 class _CountingHandler(SimpleHTTPRequestHandler):
     """Serves files and adds every byte it writes to the server-wide counter."""
 
     counter: list[int]
+    compress = True
     lock = threading.Lock()
+
+    def do_GET(self) -> None:
+        path = Path(self.translate_path(self.path))
+        if path.is_dir():
+            path = path / "index.html"
+        accepts = "gzip" in self.headers.get("Accept-Encoding", "")
+        if not (self.compress and accepts and path.is_file() and path.suffix in COMPRESSED):
+            super().do_GET()
+            return
+        body = gzip.compress(path.read_bytes(), compresslevel=9)
+        self.send_response(200)
+        self.send_header("Content-Type", mimetypes.guess_type(path.name)[0] or "application/octet-stream")
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -82,9 +104,9 @@ def build_site(dest: Path) -> None:
         build_guide(dest)
 
 
-def measure(site: Path, runs: int, kbps: int, latency_ms: int) -> list[Run]:
+def measure(site: Path, runs: int, kbps: int, latency_ms: int, compress: bool = True) -> list[Run]:
     counter = [0]
-    handler = type("Handler", (_CountingHandler,), {"counter": counter})
+    handler = type("Handler", (_CountingHandler,), {"counter": counter, "compress": compress})
     server = LoopbackServer(partial(handler, directory=str(site)))  # type: ignore[arg-type]
     server.start()
     results: list[Run] = []
@@ -130,12 +152,17 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--kbps", type=int, default=400, help="download and upload throughput, kbit/s")
     parser.add_argument("--latency-ms", type=int, default=400, help="added round-trip latency")
+    parser.add_argument("--no-gzip", action="store_true", help="send text files uncompressed")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="firstaid-page-bench-") as work:
         site = Path(work) / "site"
         build_site(site)
-        runs = measure(site, args.runs, args.kbps, args.latency_ms)
-    print(f"Chat page, first visit, {args.kbps} kbit/s, {args.latency_ms} ms latency, {len(runs)} runs (median)")
+        runs = measure(site, args.runs, args.kbps, args.latency_ms, compress=not args.no_gzip)
+    encoding = "uncompressed" if args.no_gzip else "gzip"
+    print(
+        f"Chat page, first visit, {args.kbps} kbit/s, {args.latency_ms} ms latency, {encoding}, "
+        f"{len(runs)} runs (median)"
+    )
     print(f"  first-contentful-paint   {statistics.median(r.fcp_ms for r in runs):8.0f} ms")
     print(f"  page requests            {statistics.median(r.requests for r in runs):8.0f}")
     print(f"  bytes, page requests     {statistics.median(r.page_bytes for r in runs):8.0f} B")
