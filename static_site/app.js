@@ -163,7 +163,7 @@ async function start() {
   }
   state.api = new ChatApi(config.apiBaseUrl);
   state.otherNumbers = config.otherNumbers;
-  if (config.emergencyNumber && !storage.get(STORAGE_NUMBER)) showEmergencyNumber(config.emergencyNumber);
+  if (config.emergencyNumber) showEmergencyNumber(config.emergencyNumber); // the deployment's number
   if (state.sessionId) await loadHistory();
   else updateEmptyState();
   document.documentElement.dataset.ready = "true";

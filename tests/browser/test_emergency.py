@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import ChatPage
+from tests.browser.conftest import ChatPage, Stack
 from tests.fakes.gemini import Behaviour, FakeGemini
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(90)]
@@ -106,6 +106,24 @@ def test_start_screen_has_a_call_button_with_the_configured_number(phone_chat: C
     box = call.bounding_box()
     assert box is not None
     assert box["height"] >= TARGET_PX
+
+
+def test_the_configured_numbers_are_the_ones_offered(chat: ChatPage, stack: Stack, fake_gemini: FakeGemini) -> None:
+    config = {"apiBaseUrl": stack.api.url, "emergencyNumber": "999", "crisisNumber": "116 123"}
+    chat.page.route("**/config.json", lambda route: route.fulfill(json=config))
+    fake_gemini.enqueue(Behaviour(chunks=["Call [116 123](tel:116123) or [0800 555 0100](tel:08005550100)."]))
+    chat.open()
+    call = chat.page.locator("#welcome").get_by_role("link", name="Call 999")
+    expect(call).to_have_attribute("href", "tel:999")
+    chat.page.get_by_role("button", name="Open the first-aid guide").click()
+    expect(chat.page.locator("#guide-call")).to_have_attribute("href", "tel:999")
+    cpr = chat.page.locator("#guide-topics li[data-slug='cpr-adult']")
+    expect(cpr.locator(".guide-steps > li").first.locator("a")).to_have_attribute("href", "tel:999")
+    chat.send("Who can I talk to?")
+    chat.wait_for_replies(1)
+    links = chat.page.locator("#messages .message-model .content a")
+    expect(links).to_have_count(1)  # the configured crisis line, not another number
+    expect(links).to_have_attribute("href", "tel:116123")
 
 
 def targets_smaller_than(page: Page, minimum: int) -> list[str]:

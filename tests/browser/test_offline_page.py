@@ -67,6 +67,9 @@ def test_with_the_network_cut_after_one_visit_the_guide_and_call_link_open(chat:
     chat.wait_for_replies(1)
     expect(guide).to_be_hidden()
     assert chat.replies() == ["Fake reply to: How do I treat a burn?"]
+    # The chat API (another origin) never lands in the offline copy.
+    cached = chat.page.evaluate("async () => (await (await caches.open('firstaid-page-v1')).keys()).map(r => r.url)")
+    assert cached and all(url.startswith(stack.site.url) for url in cached), cached
 
 
 def test_api_unreachable_while_online_opens_the_guide_and_retry_still_works(chat: ChatPage, stack: Stack) -> None:
