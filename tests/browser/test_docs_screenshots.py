@@ -57,8 +57,10 @@ def offline_guide(chat: ChatPage, fake: FakeGemini) -> None:
     chat.context.set_offline(True)
     chat.page.reload()
     expect(chat.page.locator("#guide-status")).to_be_visible()
-    chat.page.locator("#guide-topics li[data-slug='cpr-adult'] summary").click()
+    chat.page.locator("#guide-filter").fill("breathing")
+    chat.page.locator("#guide-topics li:not([hidden]) summary").first.click()
     chat.page.locator("#guide-filter").blur()
+    chat.page.evaluate("window.scrollTo(0, 0)")
 
 
 def arabic(chat: ChatPage, fake: FakeGemini) -> None:
