@@ -201,7 +201,7 @@ def test_cpr_rhythm_keeps_its_rate_on_the_real_clock(chat: ChatPage) -> None:
     chat.page.locator("#guide-topics li[data-slug='cpr-adult']").get_by_role("button", name="CPR rhythm").click()
     chat.page.locator("#rhythm-ratio").select_option("0")
     first = chat.page.evaluate("() => ({...document.querySelector('#rhythm').dataset})")
-    chat.page.wait_for_timeout(5_000)
+    chat.page.wait_for_timeout(4_000)
     last = chat.page.evaluate("() => ({...document.querySelector('#rhythm').dataset})")
     beats = int(last["beats"]) - int(first["beats"])
     rate = 60_000 * beats / (float(last["lastBeat"]) - float(first["lastBeat"]))
