@@ -3,6 +3,7 @@ targets, and a CPR rhythm at 110 a minute measured on the page's own clock."""
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 import pytest
@@ -200,10 +201,14 @@ def test_cpr_rhythm_keeps_its_rate_on_the_real_clock(chat: ChatPage) -> None:
     chat.page.locator("#guide-topics li[data-slug='cpr-adult'] summary").click()
     chat.page.locator("#guide-topics li[data-slug='cpr-adult']").get_by_role("button", name="CPR rhythm").click()
     chat.page.locator("#rhythm-ratio").select_option("0")
-    first = chat.page.evaluate("() => ({...document.querySelector('#rhythm').dataset})")
-    chat.page.wait_for_timeout(4_000)
-    last = chat.page.evaluate("() => ({...document.querySelector('#rhythm').dataset})")
-    beats = int(last["beats"]) - int(first["beats"])
-    rate = 60_000 * beats / (float(last["lastBeat"]) - float(first["lastBeat"]))
-    assert beats >= 6
-    assert abs(rate - 110) <= 2, rate
+    # Every beat's time on the page's clock, sampled for 4 s; the median gap between beats resists
+    # the odd beat a busy machine delivers late (the next one is then early: the schedule holds).
+    seen: dict[int, float] = {}
+    for _ in range(100):
+        data = chat.page.evaluate("() => ({...document.querySelector('#rhythm').dataset})")
+        seen[int(data["beats"])] = float(data["lastBeat"])
+        chat.page.wait_for_timeout(40)
+    gaps = sorted(seen[n] - seen[n - 1] for n in seen if n - 1 in seen)
+    assert len(gaps) >= 5, seen
+    rate = 60_000 / statistics.median(gaps)
+    assert abs(rate - 110) <= 2, (rate, gaps)
