@@ -14,6 +14,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from build_guide import build_guide
 from dotenv import dotenv_values
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,7 +41,9 @@ def main() -> int:
 
     page_dir = Path(tempfile.mkdtemp(prefix="firstaid-page-"))
     shutil.copytree(ROOT / "static_site", page_dir, dirs_exist_ok=True)
-    (page_dir / "config.json").write_text(json.dumps({"apiBaseUrl": api_url}) + "\n")
+    config = {"apiBaseUrl": api_url, "emergencyNumber": env.get("EMERGENCY_NUMBER") or "112"}
+    (page_dir / "config.json").write_text(json.dumps(config) + "\n")
+    build_guide(page_dir)  # the offline guide's static copy, from the function's topic files
 
     bin_dir = Path(sys.executable).parent
     api = subprocess.Popen(

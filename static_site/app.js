@@ -1,18 +1,27 @@
 // The chat page: sends messages, shows replies as they stream in, keeps the
 // conversation across reloads, and explains every failure with a way to retry.
+// With no network, or when the API cannot be reached, it opens the offline
+// first-aid guide (cached by the service worker, sw.js).
 
 import { ApiError, ChatApi } from "./api.js";
+import { Guide } from "./guide.js";
+import { chooseLanguage, currentLanguage, setLanguage, t } from "./i18n.js";
 import {
   appendDivider,
   appendUserMessage,
+  configureMessages,
   createReplyBubble,
   parseTime,
   scrollToBottom,
+  showReplyTop,
   validNumber,
 } from "./messages.js";
+import { Rhythm } from "./rhythm.js";
+import { createListener, createSpeaker, textLanguage } from "./speech.js";
 
 const STORAGE_SESSION = "firstaid.sessionId";
 const STORAGE_NUMBER = "firstaid.emergencyNumber";
+const STORAGE_LANGUAGE = "firstaid.language";
 const DEFAULT_EMERGENCY_NUMBER = "112";
 
 // localStorage can be missing or throw (private modes, disabled storage): the chat still works.
@@ -68,6 +77,10 @@ const ui = {
   announcer: $("announcer"),
   dialog: $("confirm-delete"),
   disclaimerNumber: $("disclaimer-number"),
+  welcomeCall: $("welcome-call"),
+  welcomeCallLabel: $("welcome-call-label"),
+  language: $("language"),
+  voice: $("voice"),
 };
 
 const state = {
@@ -78,28 +91,79 @@ const state = {
   failedSend: null, // {text, clientMessageId}: retrying reuses the id, so a retry never doubles a turn
   retryAction: null,
   countdown: 0,
+  otherNumbers: [], // crisis and poison lines from config.json: tel: links may call them
+  historyPending: false, // the stored conversation could not be loaded yet (no network)
+  spokenTurn: false, // the message was spoken: read its reply aloud too
 };
+
+const speaker = createSpeaker((reading) => t(reading ? "stop_reading" : "read_aloud"));
+const listener = createListener();
+const guide = new Guide(
+  {
+    section: $("guide"),
+    status: $("guide-status"),
+    language: $("guide-language"),
+    topics: $("guide-topics"),
+    filter: $("guide-filter"),
+    empty: $("guide-empty"),
+    missing: $("guide-missing"),
+    call: $("guide-call"),
+    callLabel: $("guide-call-label"),
+  },
+  { number: () => state.emergencyNumber, onRhythm: () => rhythm.start() },
+);
+const rhythm = new Rhythm(
+  {
+    panel: $("rhythm"),
+    beat: $("rhythm-beat"),
+    count: $("rhythm-count"),
+    prompt: $("rhythm-prompt"),
+    elapsed: $("rhythm-elapsed"),
+    ratio: $("rhythm-ratio"),
+    sound: $("rhythm-sound"),
+    toggle: $("rhythm-toggle"),
+    announcer: $("rhythm-announcer"),
+  },
+  storage,
+);
 
 // ---- start ------------------------------------------------------------------
 
 start();
 
 async function start() {
+  registerServiceWorker();
+  try {
+    await setLanguage(chooseLanguage(storage.get(STORAGE_LANGUAGE)));
+  } catch {
+    // English from the HTML stays; t() falls back to the key names only if en.json is unreachable too
+  }
+  ui.language.value = currentLanguage();
+  configureMessages({
+    phoneNumbers: () => [state.emergencyNumber, ...state.otherNumbers],
+    mentionsCpr,
+    startRhythm: () => rhythm.start(),
+    readAloud: speaker ? (text, button) => speaker.toggle(text, textLanguage(text, currentLanguage()), button) : null,
+  });
+  ui.voice.hidden = !listener;
   showEmergencyNumber(state.emergencyNumber);
   wireEvents();
+  if (navigator.onLine === false) guide.open("offline");
   let config;
   try {
     config = await loadConfig();
   } catch {
     setBusy(true);
     ui.send.disabled = true;
-    showError(
-      { text: "The page could not load its settings.", hint: `Reload to try again. ${callNow()}`, retryable: true },
-      () => location.reload(),
+    showError({ text: t("config_failed"), hint: t("reload_hint", { call: callNow() }), retryable: true }, () =>
+      location.reload(),
     );
+    document.documentElement.dataset.ready = "true";
     return;
   }
   state.api = new ChatApi(config.apiBaseUrl);
+  state.otherNumbers = config.otherNumbers;
+  if (config.emergencyNumber) showEmergencyNumber(config.emergencyNumber); // the deployment's number
   if (state.sessionId) await loadHistory();
   else updateEmptyState();
   document.documentElement.dataset.ready = "true";
@@ -111,7 +175,28 @@ async function loadConfig() {
   const config = await response.json();
   const url = new URL(String(config.apiBaseUrl || ""));
   if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error("apiBaseUrl must be http(s)");
-  return { apiBaseUrl: url.href };
+  return {
+    apiBaseUrl: url.href,
+    emergencyNumber: validNumber(config.emergencyNumber),
+    otherNumbers: [config.crisisNumber, config.poisonNumber].filter(validNumber),
+  };
+}
+
+// After the page has loaded, so that filling the offline cache never slows the first visit's paint.
+function registerServiceWorker() {
+  if (!("serviceWorker" in navigator)) return;
+  const register = () =>
+    navigator.serviceWorker.register("sw.js").catch(() => {
+      // blocked or unsupported: the page works, only not offline
+    });
+  if (document.readyState === "complete") register();
+  else window.addEventListener("load", register, { once: true });
+}
+
+function mentionsCpr(text) {
+  const terms = `${t("rhythm_terms")}|CPR`.split("|").map((term) => term.trim()).filter(Boolean);
+  const escaped = terms.map((term) => term.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+  return new RegExp(`(^|[^\\p{L}])(${escaped.join("|")})($|[^\\p{L}])`, "iu").test(String(text || ""));
 }
 
 function wireEvents() {
@@ -119,8 +204,18 @@ function wireEvents() {
     event.preventDefault();
     submitInput();
   });
+  // An input method (Japanese, Chinese, ...) confirms its text with Enter: that Enter never sends.
+  // Safari fires compositionend first and then a keydown with isComposing false but keyCode 229.
+  let composing = false;
+  ui.input.addEventListener("compositionstart", () => {
+    composing = true;
+  });
+  ui.input.addEventListener("compositionend", () => {
+    composing = false;
+  });
   ui.input.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && !event.shiftKey && !event.isComposing && !event.altKey && !event.ctrlKey && !event.metaKey) {
+    const ime = event.isComposing || composing || event.keyCode === 229;
+    if (event.key === "Enter" && !ime && !event.shiftKey && !event.altKey && !event.ctrlKey && !event.metaKey) {
       event.preventDefault();
       submitInput();
     }
@@ -142,8 +237,22 @@ function wireEvents() {
   });
   ui.newChat.addEventListener("click", () => {
     startNewChat();
-    announce("New chat started.");
+    announce(t("new_chat_started"));
   });
+  $("open-guide").addEventListener("click", () => guide.open());
+  $("welcome-guide").addEventListener("click", () => guide.open());
+  $("close-guide").addEventListener("click", () => {
+    guide.close();
+    (ui.error.hidden ? ui.input : ui.retry).focus();
+  });
+  ui.language.addEventListener("change", async () => {
+    storage.set(STORAGE_LANGUAGE, ui.language.value);
+    await setLanguage(ui.language.value);
+    showEmergencyNumber(state.emergencyNumber);
+    $("guide-language").hidden = currentLanguage() === "en";
+    if (guide.topics) guide.render();
+  });
+  ui.voice.addEventListener("click", listen);
   ui.deleteChat.addEventListener("click", () => ui.dialog.showModal());
   ui.dialog.addEventListener("close", () => {
     if (ui.dialog.returnValue === "delete") deleteConversation();
@@ -155,10 +264,45 @@ function wireEvents() {
       if (!state.inFlight && state.api) sendMessage(button.textContent.trim());
     });
   }
+  $("offline-open-guide").addEventListener("click", () => guide.open("offline"));
   window.addEventListener("online", () => {
+    $("offline-notice").hidden = true;
+    guide.backOnline();
     if (!ui.error.hidden && ui.error.dataset.kind === "network") {
-      ui.errorHint.textContent = "You are back online. Retry to send your message.";
+      ui.errorHint.textContent = t("back_online_retry");
     }
+    if (state.historyPending && state.api && !state.inFlight) {
+      hideError();
+      loadHistory();
+    }
+  });
+  // Gone mid-conversation: say so, and leave the guide one tap away rather than covering the chat.
+  window.addEventListener("offline", () => {
+    if (guide.isOpen) return;
+    if (ui.messages.children.length === 0) guide.open("offline");
+    else $("offline-notice").hidden = false;
+  });
+}
+
+// Voice input: the words fill the box as they are recognised; the final text is sent.
+function listen() {
+  if (!listener || state.inFlight) return;
+  if (listener.listening) {
+    listener.stop();
+    return;
+  }
+  ui.voice.setAttribute("aria-pressed", "true");
+  announce(t("voice_listening"));
+  listener.start(currentLanguage(), {
+    onText: (text) => {
+      ui.input.value = text;
+    },
+    onFinal: (text) => {
+      ui.input.value = text;
+      state.spokenTurn = true;
+      submitInput();
+    },
+    onEnd: () => ui.voice.setAttribute("aria-pressed", "false"),
   });
 }
 
@@ -179,6 +323,9 @@ function submitInput() {
 async function sendMessage(text, clientMessageId = newMessageId(), { recovering = false } = {}) {
   hideError();
   hideNotice();
+  guide.close();
+  const spoken = state.spokenTurn;
+  state.spokenTurn = false;
   state.failedSend = null;
   ui.input.value = "";
   const userItem = appendUserMessage(ui.messages, text, new Date());
@@ -202,21 +349,25 @@ async function sendMessage(text, clientMessageId = newMessageId(), { recovering 
     });
     rememberSession(done.session_id);
     if (validNumber(done.emergency_number)) showEmergencyNumber(done.emergency_number);
+    rememberOtherNumbers(done);
     reply.finish(done, { fallbackNumber: state.emergencyNumber });
+    // The call button and the first step stay in view: the reply's top, not its end.
+    if (done.emergency) showReplyTop(reply.item);
     announceReply(done, reply.plainText());
+    if (spoken && speaker) speaker.toggle(reply.plainText(), textLanguage(reply.plainText(), currentLanguage()));
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
     if (state.inFlight !== flight) return; // superseded by "New chat"
     if (error.kind === "aborted" && flight.stoppedByUser) {
       reply.markStopped();
-      announce("Stopped. The reply so far is kept.");
+      announce(t("stopped_kept"));
     } else if (!recovering && state.sessionId && isLostSession(error)) {
       // The stored conversation expired (or was erased elsewhere): carry on in a new one.
       userItem.remove();
       reply.remove();
       forgetSession();
-      appendDivider(ui.messages, "Your earlier conversation has expired, so a new one was started.");
-      announce("Your earlier conversation has expired, so a new one was started.");
+      appendDivider(ui.messages, t("expired_new_started"));
+      announce(t("expired_new_started"));
       state.inFlight = null;
       return sendMessage(text, clientMessageId, { recovering: true });
     } else {
@@ -227,6 +378,7 @@ async function sendMessage(text, clientMessageId = newMessageId(), { recovering 
       state.failedSend = { text, clientMessageId };
       if (!ui.input.value) ui.input.value = text; // the typed text is never lost
       showError(describeError(error), () => retrySend());
+      if (error.kind === "network") guide.open(navigator.onLine === false ? "offline" : "unreachable");
     }
   } finally {
     if (state.inFlight === flight) {
@@ -275,12 +427,14 @@ function setBusy(busy) {
 
 async function loadHistory() {
   const sessionId = state.sessionId;
-  showNotice("Loading your conversation…");
+  showNotice(t("loading_conversation"));
   setBusy(true);
   try {
     const transcript = await state.api.getSession(sessionId);
     if (state.sessionId !== sessionId) return; // a new chat was started meanwhile
     if (validNumber(transcript.emergency_number)) showEmergencyNumber(transcript.emergency_number);
+    rememberOtherNumbers(transcript);
+    state.historyPending = false;
     hideNotice();
     ui.messages.replaceChildren();
     for (const message of transcript.messages || []) {
@@ -297,10 +451,14 @@ async function loadHistory() {
     if (state.sessionId !== sessionId) return;
     if (error.status === 404 || (error.status === 400 && error.code === "invalid_session_id")) {
       forgetSession();
-      showNotice("Your earlier conversation has expired. You can start a new one below.");
+      showNotice(t("expired_start_new"));
     } else {
       hideNotice();
-      showError({ ...describeError(error), text: "Your conversation could not be loaded." }, () => loadHistory());
+      showError({ ...describeError(error), text: t("load_failed") }, () => loadHistory());
+      if (error.kind === "network") {
+        state.historyPending = true; // loaded again when the network returns
+        guide.open(navigator.onLine === false ? "offline" : "unreachable");
+      }
     }
   } finally {
     setBusy(false);
@@ -336,13 +494,13 @@ async function deleteConversation() {
     if (!(error instanceof ApiError)) throw error;
     if (error.status !== 404) {
       updateActions();
-      showError({ ...describeError(error), text: "The conversation could not be deleted." }, () => deleteConversation());
+      showError({ ...describeError(error), text: t("delete_failed") }, () => deleteConversation());
       return;
     }
   }
   startNewChat();
-  showNotice("The conversation was deleted.");
-  announce("The conversation was deleted.");
+  showNotice(t("deleted"));
+  announce(t("deleted"));
 }
 
 function rememberSession(sessionId) {
@@ -351,7 +509,13 @@ function rememberSession(sessionId) {
   updateActions();
 }
 
+function rememberOtherNumbers(answer) {
+  const numbers = [answer.crisis_number, answer.poison_number].filter(validNumber);
+  state.otherNumbers = [...new Set([...state.otherNumbers, ...numbers])];
+}
+
 function forgetSession() {
+  state.historyPending = false;
   state.sessionId = null;
   storage.remove(STORAGE_SESSION);
   updateActions();
@@ -377,38 +541,36 @@ function describeError(error) {
     const offline = navigator.onLine === false;
     return {
       kind: "network",
-      text: offline ? "You are offline." : "The connection to the assistant was lost.",
-      hint: offline
-        ? `Check your internet connection, then retry. ${call}`
-        : `Check your internet connection and retry. ${call}`,
+      text: offline ? t("offline") : t("connection_lost"),
+      hint: offline ? t("offline_hint", { call }) : t("connection_lost_hint", { call }),
       retryable: true,
     };
   }
   if (error.kind === "timeout") {
-    return { kind, text: "The assistant is taking too long to answer.", hint: `Please retry. ${call}`, retryable: true };
+    return { kind, text: t("timeout"), hint: t("retry_hint", { call }), retryable: true };
   }
   if (error.kind === "protocol") {
-    return { kind, text: "The reply could not be read.", hint: `Please retry. ${call}`, retryable: true };
+    return { kind, text: t("unreadable"), hint: t("retry_hint", { call }), retryable: true };
   }
   const status = error.status;
   if (status === 429) {
     const busy = error.code === "model_busy";
     return {
       kind,
-      text: busy ? "The assistant is busy right now." : "You are sending messages too quickly.",
+      text: busy ? t("busy") : t("too_fast"),
       hint: call,
       retryable: true,
       retryAfter: error.retryAfter ?? 10,
     };
   }
   if (status === 504) {
-    return { kind, text: "The assistant took too long to answer.", hint: `Please retry. ${call}`, retryable: true };
+    return { kind, text: t("gateway_timeout"), hint: t("retry_hint", { call }), retryable: true };
   }
   if (status === 503 || status === 502 || status >= 500) {
     return {
       kind,
-      text: "The assistant is temporarily unavailable.",
-      hint: `Please retry in a moment. ${call}`,
+      text: t("unavailable"),
+      hint: t("unavailable_hint", { call }),
       retryable: true,
     };
   }
@@ -427,7 +589,9 @@ function showError(info, retryAction) {
     let left = Math.max(1, Math.round(info.retryAfter));
     const tick = () => {
       ui.errorHint.textContent =
-        left > 0 ? `Please wait ${left} ${left === 1 ? "second" : "seconds"} before retrying. ${info.hint}` : `You can retry now. ${info.hint}`;
+        left > 0
+          ? t(left === 1 ? "wait_one" : "wait_other", { n: left, hint: info.hint })
+          : t("retry_now", { hint: info.hint });
       ui.error.dataset.wait = String(Math.max(0, left));
       if (left <= 0) clearInterval(state.countdown);
       left -= 1;
@@ -438,7 +602,8 @@ function showError(info, retryAction) {
     delete ui.error.dataset.wait;
     ui.errorHint.textContent = info.hint;
   }
-  scrollToBottom(true);
+  if (guide.isOpen) window.scrollTo({ top: 0, behavior: "auto" }); // the panel sits above the guide
+  else scrollToBottom(true);
   (info.retryable ? ui.retry : ui.input).focus();
 }
 
@@ -467,8 +632,9 @@ function announce(text) {
 }
 
 function announceReply(done, text) {
-  const prefix = done.emergency ? `Emergency: call ${done.emergency_number || state.emergencyNumber} now. ` : "";
-  announce(`${prefix}Assistant: ${text}`);
+  const number = done.emergency_number || state.emergencyNumber;
+  const prefix = done.emergency ? `${t("emergency_announce", { number })} ` : "";
+  announce(`${prefix}${t("assistant_prefix")} ${text}`);
 }
 
 function showEmergencyNumber(number) {
@@ -476,10 +642,13 @@ function showEmergencyNumber(number) {
   storage.set(STORAGE_NUMBER, number);
   ui.disclaimerNumber.textContent = number;
   ui.disclaimerNumber.href = `tel:${number.replace(/\s/g, "")}`;
+  ui.welcomeCall.href = ui.disclaimerNumber.href;
+  ui.welcomeCallLabel.textContent = t("call_number", { number });
+  guide.refreshNumber();
 }
 
 function callNow() {
-  return `If someone is in danger, call ${state.emergencyNumber} now.`;
+  return t("call_now_sentence", { number: state.emergencyNumber });
 }
 
 // ---- small helpers ------------------------------------------------------------------

@@ -1,10 +1,25 @@
 // The conversation's DOM: user and assistant bubbles, the streaming reply,
-// the emergency banner and small markers. Text goes in with textContent only;
-// reply markdown goes through render.js.
+// the emergency banner, reply actions (read aloud, CPR rhythm) and small
+// markers. Text goes in with textContent only; reply markdown goes through
+// render.js. Every text node that may hold another script gets dir="auto".
 
+import { t } from "./i18n.js";
 import { renderMarkdown } from "./render.js";
 
 const PHONE_NUMBER = /^[0-9+ ]{2,15}$/;
+
+// What the page around the bubbles provides: set once by app.js.
+const hooks = {
+  phoneNumbers: () => [],
+  mentionsCpr: () => false,
+  startRhythm: null, // () => void, or null when there is no rhythm panel
+  readAloud: null, // (text, button) => void, or null when the browser cannot speak
+};
+
+/** Connects the bubbles to the page: see `hooks` above. */
+export function configureMessages(options) {
+  Object.assign(hooks, options);
+}
 
 /** The number if it looks like a phone number (as the API promises), else null. */
 export function validNumber(value) {
@@ -14,8 +29,10 @@ export function validNumber(value) {
 export function appendUserMessage(list, text, time) {
   const item = el("li", "message message-user");
   const bubble = el("div", "bubble");
-  bubble.append(el("span", "visually-hidden", "You said: "));
-  bubble.append(el("p", "user-text", text));
+  bubble.append(el("span", "visually-hidden", `${t("you_said")} `));
+  const body = el("p", "user-text", text);
+  body.dir = "auto";
+  bubble.append(body);
   item.append(bubble, meta(time));
   list.append(item);
   return item;
@@ -29,23 +46,24 @@ export function createReplyBubble(list) {
   const item = el("li", "message message-model");
   item.setAttribute("aria-busy", "true");
   const bubble = el("div", "bubble");
-  const label = el("span", "visually-hidden", "Assistant: ");
+  const label = el("span", "visually-hidden", `${t("assistant_prefix")} `);
   const typing = el("div", "typing");
-  typing.append(el("span", "visually-hidden", "The assistant is typing"));
+  typing.append(el("span", "visually-hidden", t("typing")));
   for (let i = 0; i < 3; i += 1) typing.append(el("span", "dot"));
   const content = el("div", "content");
+  content.dir = "auto";
   bubble.append(label, typing, content);
   const info = meta(null);
   item.append(bubble, info);
   list.append(item);
   let text = "";
 
-  const render = (value) => {
-    const follow = isNearBottom();
-    content.replaceChildren(renderMarkdown(value));
-    scrollToBottom(follow);
+  const render = (value, follow = isNearBottom()) => {
+    content.replaceChildren(renderMarkdown(value, document, { phoneNumbers: hooks.phoneNumbers() }));
+    if (follow) followReply(item);
   };
   return {
+    item,
     append(piece) {
       text += piece;
       item.classList.add("streaming");
@@ -56,20 +74,23 @@ export function createReplyBubble(list) {
       typing.remove();
       item.classList.remove("streaming");
       item.removeAttribute("aria-busy");
+      const cpr = hooks.mentionsCpr(done.reply);
       if (done.emergency) {
-        bubble.insertBefore(emergencyBanner(validNumber(done.emergency_number) || fallbackNumber), content);
+        item.classList.add("message-emergency");
+        bubble.insertBefore(emergencyBanner(validNumber(done.emergency_number) || fallbackNumber, cpr), content);
       }
-      render(done.reply);
-      if (done.source === "offline") info.prepend(badge("Offline guide", "badge badge-offline"));
+      render(done.reply, !done.emergency && isNearBottom());
+      if (done.source === "offline") info.prepend(badge(t("offline_badge"), "badge badge-offline"));
       setTime(info, parseTime(done.created_at));
+      info.append(...replyActions(content, cpr && !done.emergency));
     },
     markStopped() {
       typing.remove();
       item.classList.remove("streaming");
       item.classList.add("stopped");
       item.removeAttribute("aria-busy");
-      if (!text) content.replaceChildren(el("p", "muted", "Stopped before the reply began."));
-      info.prepend(badge("Stopped", "badge badge-stopped"));
+      if (!text) content.replaceChildren(el("p", "muted", t("stopped_before")));
+      info.prepend(badge(t("stopped_badge"), "badge badge-stopped"));
       setTime(info, new Date());
     },
     remove() {
@@ -81,16 +102,39 @@ export function createReplyBubble(list) {
   };
 }
 
-function emergencyBanner(value) {
+function emergencyBanner(value, cpr) {
   const banner = el("div", "emergency-banner");
   const icon = svgIcon("M12 3l10 18H2zM12 10v5M12 18v.01");
-  const body = el("p", "emergency-text");
-  body.append(el("strong", "", "This sounds like an emergency. "));
-  const call = el("a", "emergency-call", `Call ${value} now`);
+  const body = el("div", "emergency-text");
+  body.append(el("strong", "", t("emergency_banner")));
+  const actions = el("div", "emergency-actions");
+  const call = el("a", "emergency-call", t("call_number_now", { number: value }));
   call.href = `tel:${value.replace(/\s/g, "")}`;
-  body.append(call);
+  actions.append(call);
+  if (cpr && hooks.startRhythm) actions.append(rhythmButton("button emergency-rhythm"));
+  body.append(actions);
   banner.append(icon, body);
   return banner;
+}
+
+function replyActions(content, cpr) {
+  const buttons = [];
+  if (hooks.readAloud) {
+    const read = el("button", "button button-quiet button-small read-aloud", t("read_aloud"));
+    read.type = "button";
+    read.setAttribute("aria-pressed", "false");
+    read.addEventListener("click", () => hooks.readAloud(content.textContent, read));
+    buttons.push(read);
+  }
+  if (cpr && hooks.startRhythm) buttons.push(rhythmButton("button button-quiet button-small"));
+  return buttons;
+}
+
+function rhythmButton(className) {
+  const button = el("button", `${className} rhythm-start`, t("rhythm_start"));
+  button.type = "button";
+  button.addEventListener("click", () => hooks.startRhythm());
+  return button;
 }
 
 /** A line across the conversation, e.g. where an expired one was replaced. */
@@ -112,7 +156,7 @@ function setTime(info, time) {
   const node = existing || el("time", "");
   node.dateTime = time.toISOString();
   node.textContent = time.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-  if (!existing) info.append(node);
+  if (!existing) info.prepend(node);
 }
 
 function badge(text, className) {
@@ -126,7 +170,7 @@ export function el(tag, className, text) {
   return node;
 }
 
-function svgIcon(path) {
+export function svgIcon(path) {
   const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
   svg.setAttribute("viewBox", "0 0 24 24");
@@ -143,8 +187,23 @@ function isNearBottom() {
   return window.innerHeight + window.scrollY >= root.scrollHeight - 120;
 }
 
+// Follows a streaming reply down the page, but never past its top: the first
+// steps (and an emergency's call button) stay on screen while the rest arrives.
+function followReply(item) {
+  const headerBottom = document.querySelector(".topbar")?.getBoundingClientRect().bottom ?? 0;
+  const room = item.getBoundingClientRect().top - headerBottom - 8;
+  const below = document.documentElement.scrollHeight - (window.scrollY + window.innerHeight);
+  const by = Math.min(below, room);
+  if (by > 0) window.scrollBy({ top: by, behavior: "auto" });
+}
+
 export function scrollToBottom(force) {
   if (force) window.scrollTo({ top: document.documentElement.scrollHeight, behavior: "auto" });
+}
+
+/** Brings an emergency reply's top (its banner, call button and first step) under the header. */
+export function showReplyTop(item) {
+  item.scrollIntoView({ block: "start", behavior: "auto" });
 }
 
 export function parseTime(value) {

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Dialog, Page, Playwright, sync_playwright
 
+from scripts.build_guide import build_guide
 from tests.conftest import IN_CI
 from tests.fakes.gemini import FakeGemini
 from tests.servers import FunctionServer, StaticServer, function_env
@@ -86,6 +87,7 @@ def stack(gemini_server: FakeGemini, tmp_path_factory: pytest.TempPathFactory) -
     work = tmp_path_factory.mktemp("browser")
     site_dir = work / "site"
     shutil.copytree(STATIC_SITE, site_dir)
+    build_guide(site_dir)
     site = StaticServer(site_dir).start()
     env = function_env(
         gemini_server.base_url,

@@ -129,3 +129,34 @@ def test_api_key_never_reaches_the_browser(chat: ChatPage, stack: Stack) -> None
     for key in WATCHED:
         assert not [text[:200] for text in seen if key in text], "a test API key reached the browser"
     assert all(key not in stack.api.logs() for key in WATCHED)
+
+
+MISLEADING_LINKS = (
+    "1. [Call 112 now](tel:+19005550100)\n"
+    "2. [Call 112](tel:112)\n"
+    "3. See [https://www.nhs.uk/conditions/](https://nhs-uk.example.net/login)\n"
+    "4. Or [www.redcross.org](https://www.redcross.org/take-a-class) and [NHS 111](https://111.nhs.uk/)\n"
+    "5. Write to [help@nhs.uk](mailto:someone@example.net)"
+)
+
+
+def test_links_cannot_mislead(chat: ChatPage, fake_gemini: FakeGemini) -> None:
+    fake_gemini.enqueue(Behaviour(chunks=[MISLEADING_LINKS]))
+    chat.open()
+    chat.send("Which number?")
+    chat.wait_for_replies(1)
+    content = chat.page.locator("#messages .message-model .content")
+    # A call link only to the configured number: the other one is plain text.
+    expect(content.locator("a[href^='tel:']")).to_have_count(1)
+    expect(content.locator("a[href^='tel:']")).to_have_attribute("href", "tel:112")
+    expect(content.locator("li").first).to_have_text("Call 112 now")
+    # A link's text never shows a URL other than its target.
+    fake = content.locator("a[href='https://nhs-uk.example.net/login']")
+    expect(fake).to_have_text("https://nhs-uk.example.net/login")
+    expect(content.locator("a[href='https://www.redcross.org/take-a-class']")).to_have_text("www.redcross.org")
+    expect(content.get_by_role("link", name="NHS 111")).to_have_attribute("href", "https://111.nhs.uk/")
+    expect(content.locator("a[href^='mailto:']")).to_have_text("someone@example.net")
+    for link in content.locator("a").all():
+        shown, href = link.inner_text(), link.get_attribute("href") or ""
+        if shown.startswith("http"):
+            assert shown.rstrip("/") == href.rstrip("/")
