@@ -86,6 +86,8 @@ const ui = {
 const state = {
   api: null,
   sessionId: storage.get(STORAGE_SESSION),
+  // Whether the conversation came from an earlier visit (only such a one can have expired).
+  sessionRestored: Boolean(storage.get(STORAGE_SESSION)),
   emergencyNumber: validNumber(storage.get(STORAGE_NUMBER)) || DEFAULT_EMERGENCY_NUMBER,
   inFlight: null, // {controller, stoppedByUser} while a request runs
   failedSend: null, // {text, clientMessageId}: retrying reuses the id, so a retry never doubles a turn
@@ -320,7 +322,11 @@ function submitInput() {
   sendMessage(text, clientMessageId);
 }
 
-async function sendMessage(text, clientMessageId = newMessageId(), { recovering = false } = {}) {
+// How many times a message is resent while the previous one is still being answered
+// (each after the server's Retry-After, about 2 s): longer than a reply can take.
+const MAX_BUSY_RESENDS = 45;
+
+async function sendMessage(text, clientMessageId = newMessageId(), { recovering = false, busyResends = 0 } = {}) {
   hideError();
   hideNotice();
   guide.close();
@@ -361,15 +367,37 @@ async function sendMessage(text, clientMessageId = newMessageId(), { recovering 
     if (error.kind === "aborted" && flight.stoppedByUser) {
       reply.markStopped();
       announce(t("stopped_kept"));
+    } else if (isTurnInProgress(error) && busyResends < MAX_BUSY_RESENDS) {
+      // The previous message (one that was stopped, say) is still being answered and saved on the
+      // server: wait, then resend this one with the same id, so it goes after it, in order.
+      showNotice(t("waiting_previous"));
+      if (busyResends === 0) announce(t("waiting_previous"));
+      const waited = await pause((error.retryAfter || 2) * 1000, controller.signal);
+      if (state.inFlight !== flight) return;
+      userItem.remove();
+      reply.remove();
+      state.inFlight = null;
+      if (!waited) {
+        hideNotice();
+        restoreUnsent(text, clientMessageId);
+        return;
+      }
+      return sendMessage(text, clientMessageId, { recovering, busyResends: busyResends + 1 });
     } else if (!recovering && state.sessionId && isLostSession(error)) {
-      // The stored conversation expired (or was erased elsewhere): carry on in a new one.
+      // The stored conversation is gone: carry on in a new one. Only a conversation restored from
+      // an earlier visit can have expired; one announced on this page was deleted elsewhere.
+      const gone = state.sessionRestored ? t("expired_new_started") : t("gone_new_started");
       userItem.remove();
       reply.remove();
       forgetSession();
-      appendDivider(ui.messages, t("expired_new_started"));
-      announce(t("expired_new_started"));
+      appendDivider(ui.messages, gone);
+      announce(gone);
       state.inFlight = null;
       return sendMessage(text, clientMessageId, { recovering: true });
+    } else if (error.kind === "stream" && error.code === "turn_superseded") {
+      // This same message was resent and answered by the newer request: nothing to show twice.
+      userItem.remove();
+      reply.remove();
     } else {
       // A reply that failed on the server was not stored: a conversation it was starting does not exist.
       if (flight.newSession && error.kind === "stream") forgetSession();
@@ -388,6 +416,32 @@ async function sendMessage(text, clientMessageId = newMessageId(), { recovering 
       if (!ui.dialog.open && ui.error.hidden) ui.input.focus();
     }
   }
+}
+
+function isTurnInProgress(error) {
+  return error.kind === "http" && error.status === 409 && error.code === "turn_in_progress";
+}
+
+/** Waits ``ms`` milliseconds; false when ``signal`` aborts first (Stop, New chat). */
+function pause(ms, signal) {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve(false);
+    const timer = setTimeout(() => resolve(true), ms);
+    signal.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(timer);
+        resolve(false);
+      },
+      { once: true },
+    );
+  });
+}
+
+/** Puts a message that was not sent back in the box, to send again with the same id. */
+function restoreUnsent(text, clientMessageId) {
+  state.failedSend = { text, clientMessageId };
+  if (!ui.input.value) ui.input.value = text;
 }
 
 function retrySend() {
@@ -504,6 +558,7 @@ async function deleteConversation() {
 }
 
 function rememberSession(sessionId) {
+  if (sessionId !== state.sessionId) state.sessionRestored = false;
   state.sessionId = sessionId;
   storage.set(STORAGE_SESSION, sessionId);
   updateActions();
