@@ -25,6 +25,8 @@ def error_of(response: Any) -> tuple[int, str]:
 
 BAD_BODIES = [
     ("not json", b"{not json", 400, "invalid_json"),
+    ("NaN is not JSON", b'{"message": "hi", "session_id": NaN}', 400, "invalid_json"),
+    ("Infinity is not JSON", b'{"message": "hi", "client_message_id": -Infinity}', 400, "invalid_json"),
     ("invalid utf-8", b'{"message": "\xff\xfe"}', 400, "invalid_json"),
     ("array", b"[1, 2]", 400, "invalid_request"),
     ("null", b"null", 400, "invalid_request"),

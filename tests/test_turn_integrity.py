@@ -411,3 +411,35 @@ def test_new_session_ids_are_never_reserved_firestore_ids(monkeypatch: pytest.Mo
     made = iter(["__" + "b" * 28 + "__", "c" * 32])
     monkeypatch.setattr(conversation.secrets, "token_urlsafe", lambda n: next(made))
     assert conversation.new_session_id() == "c" * 32
+
+
+def test_a_failed_first_message_leaves_no_conversation_behind(rig_for: Callable[..., Rig]) -> None:
+    from firstaid_chat.errors import ModelTimeout
+
+    rig = rig_for()
+
+    def fail() -> None:
+        raise ModelTimeout()
+
+    rig.model.on_reply = fail
+    events = rig.service.turn(ChatRequest("help"), client="c")
+    started = next(events)
+    assert isinstance(started, Started)
+    with pytest.raises(ModelTimeout):
+        list(events)
+    with pytest.raises(SessionNotFound):
+        rig.service.transcript(started.session_id)
+
+
+def test_a_turn_finished_after_the_client_left_is_stored_and_logged(
+    rig_for: Callable[..., Rig], caplog: pytest.LogCaptureFixture
+) -> None:
+    rig = rig_for()
+    session_id, rest = rig.hold("one")
+    with caplog.at_level("INFO", logger="firstaid_chat.service"):
+        rest.close()  # what the server does when the connection drops
+    assert rig.texts(session_id) == ["one"]
+    stored = [r for r in caplog.records if r.getMessage() == "turn stored"]
+    assert len(stored) == 1
+    assert stored[0].client_disconnected is True
+    assert stored[0].turn == 1

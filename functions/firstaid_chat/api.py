@@ -227,7 +227,7 @@ def validate_chat_fields(data: Any, max_message_chars: int) -> ChatRequest:
         raise InvalidRequest("'message' contains characters that are not valid text.")
     if len(message) > max_message_chars:  # before trimming, as openapi.yaml's maxLength counts
         raise PayloadTooLarge(
-            f"The message is too long: keep it under {max_message_chars} characters.", code="message_too_long"
+            f"The message is too long: keep it to {max_message_chars} characters at most.", code="message_too_long"
         )
     # Half of a surrogate pair (a client that cut an emoji in two) cannot be stored as UTF-8:
     # it becomes U+FFFD, so the message is kept, and the check matches openapi.yaml's pattern.
@@ -260,9 +260,14 @@ def _parse_json(body: bytes) -> Any:
     except UnicodeDecodeError:
         raise InvalidRequest("The body is not valid UTF-8.", code="invalid_json") from None
     try:
-        return json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
+        return json.loads(text, parse_constant=_reject_constant)
+    except (json.JSONDecodeError, RecursionError, ValueError):
         raise InvalidRequest("The body is not valid JSON.", code="invalid_json") from None
+
+
+def _reject_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON (RFC 8259), though Python's parser accepts them."""
+    raise ValueError(name)
 
 
 def _session_id(value: str, where: str = "the path") -> str:

@@ -88,7 +88,7 @@ class TurnInProgress(ChatError):
 
     status = 409
     code = "turn_in_progress"
-    default_message = "The previous message is still being answered. This one will be sent when it is saved."
+    default_message = "The previous message is still being answered. Send this one again in a moment."
 
 
 class ClientMessageIdReused(ChatError):

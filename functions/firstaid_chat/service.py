@@ -159,14 +159,27 @@ class ChatService:
             yield Delta(claim.reply_text)
             yield Done(turn_payload(session_id, claim, self.settings.emergency_number, replayed=True))
             return
-        outcome: tuple[Stored, _Reply, bool] | None = None
+        outcome: tuple[Stored, _Reply] | None = None
+        disconnected = False
         try:
             yield Started(claim.session_id)
-            outcome = yield from self._answer(request, claim, deadline)
+            answer = self._answer(request, claim, deadline)
+            while outcome is None:
+                try:
+                    event = next(answer)
+                except StopIteration as finished:
+                    outcome = finished.value
+                    break
+                if not disconnected:
+                    try:
+                        yield event
+                    except GeneratorExit:
+                        # The client left; finish the reply anyway so the conversation is complete.
+                        disconnected = True
         finally:
             if outcome is None:
                 self.store.release_turn(claim, self._clock())
-        stored, reply, disconnected = outcome
+        stored, reply = outcome
         self._log_turn(stored.turn, reply, started, disconnected)
         if not disconnected:
             yield Done(
@@ -175,23 +188,17 @@ class ChatService:
 
     def _answer(
         self, request: ChatRequest, claim: Claim, deadline: float
-    ) -> Generator[Event, None, tuple[Stored, _Reply, bool]]:
-        """Stream the model's reply for a claimed turn, then store it."""
+    ) -> Generator[Event, None, tuple[Stored, _Reply]]:
+        """Stream the model's reply for a claimed turn, then store it (and return what was stored)."""
         session = claim.session
         emergency = signals_life_threat(request.message)
         history = history_window(session.recent, self.settings.history_budget_chars)
         reply = _Reply()
         chunks = self._reply_chunks(Prompt(request.message, history, deadline), reply)
-        disconnected = False
         lead = emergency_preamble(self.settings.emergency_number) + "\n\n" if emergency else ""
         for text in self._texts(chunks, reply, lead):
             reply.parts.append(text)
-            if not disconnected:
-                try:
-                    yield Delta(text)
-                except GeneratorExit:
-                    # The client left; finish the reply anyway so the conversation is complete.
-                    disconnected = True
+            yield Delta(text)
         draft = TurnDraft(
             user_text=request.message,
             reply_text=reply.text,
@@ -207,7 +214,7 @@ class ChatService:
             # A retry of this message took over and stored its own reply first; this one's
             # streamed text is not what was kept, so it must not end as if it were.
             raise TurnSuperseded()
-        return stored, reply, disconnected
+        return stored, reply
 
     def _replay(self, session: Session | None, request: ChatRequest) -> Turn | None:
         """The stored turn this request retries, if any; ``ClientMessageIdReused`` if its text differs."""

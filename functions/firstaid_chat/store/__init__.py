@@ -86,7 +86,11 @@ class Store(Protocol):
         """
 
     def release_turn(self, claim: Claim, now: datetime) -> None:
-        """Clear the claim of a turn that will not be stored (best effort, never raises)."""
+        """Clear the claim of a turn that will not be stored (best effort, never raises).
+
+        A new session whose first turn this was is removed, so a failed first message
+        leaves nothing stored.
+        """
 
     def list_turns(self, session_id: str, now: datetime) -> list[Turn] | None:
         """Every stored turn of a live session in order, or None when unknown or expired."""

@@ -252,12 +252,13 @@ class FirestoreStore:
 
     def release_turn(self, claim: Claim, now: datetime) -> None:
         ref = self._sessions.document(claim.session_id)
+        option = self._client.write_option(last_update_time=claim.version)
         try:
-            ref.update(
-                {"pending": firestore.DELETE_FIELD},
-                option=self._client.write_option(last_update_time=claim.version),
-                timeout=self._timeout,
-            )
+            if claim.session.turn_count == 0:
+                # A new conversation whose first turn failed: nothing of it is kept.
+                ref.delete(option=option, timeout=self._timeout)
+            else:
+                ref.update({"pending": firestore.DELETE_FIELD}, option=option, timeout=self._timeout)
         except Exception:  # noqa: BLE001 - best effort: the claim lapses on its own
             log.info("turn claim not released; it lapses on its own")
 

@@ -275,6 +275,11 @@ class SQLiteStore:
     def release_turn(self, claim: Claim, now: datetime) -> None:
         try:
             with self._write() as db:
+                # A new conversation whose first turn failed: nothing of it is kept.
+                db.execute(
+                    "DELETE FROM sessions WHERE id = ? AND pending_key = ? AND turn_count = 0",
+                    (claim.session_id, claim.key),
+                )
                 db.execute(
                     "UPDATE sessions SET pending_key = NULL, pending_until = NULL, version = version + 1 "
                     "WHERE id = ? AND pending_key = ?",
