@@ -109,12 +109,22 @@ def kinds() -> dict[str, Kind]:
 
 
 def assess(message: str) -> Assessment:
-    """Identify the language of `message` and the life threats it signals (if any)."""
+    """Identify the language of `message` and the life threats it signals (if any).
+
+    When no stop word tells which language of its script a message is in
+    ("no respira", "jveux mourir"), every language of that script is tried,
+    and the one whose patterns fired (if only one did) names the language.
+    """
     language = identify(message)
-    found: set[str] = set()
+    found: dict[str, list[str]] = {}
     for code in _candidates(message, language):
-        found.update(_signals_in(read(message, code)))
-    return Assessment(language, tuple(kind for kind in kinds() if kind in found))
+        signals = _signals_in(read(message, code))
+        if signals:
+            found[code] = signals
+    if language not in found and len(found) == 1 and not scores(message).get(language):
+        language = next(iter(found))
+    every = {signal for signals in found.values() for signal in signals}
+    return Assessment(language, tuple(kind for kind in kinds() if kind in every))
 
 
 def signals_life_threat(message: str) -> bool:
@@ -128,7 +138,14 @@ def life_threat_signals(message: str) -> list[str]:
 
 
 def _candidates(message: str, language: str) -> list[str]:
-    others = [code for code in scores(message) if code not in (language, ENGLISH)]
+    """The identified language, English, and any other language of the script as likely as it."""
+    found = scores(message)
+    best = max(found.values(), default=0)
+    if best:
+        others = [code for code, score in found.items() if score == best]
+    else:
+        script = languages()[language].script
+        others = [lang.code for lang in languages().values() if lang.script == script]
     return list(dict.fromkeys([language, ENGLISH, *sorted(others)]))
 
 
