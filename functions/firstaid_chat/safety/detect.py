@@ -118,7 +118,7 @@ def assess(message: str) -> Assessment:
     language = identify(message)
     found: dict[str, list[str]] = {}
     for code in _candidates(message, language):
-        signals = _signals_in(read(message, code))
+        signals = _signals_in(read(message, code, correct=code == language))
         if signals:
             found[code] = signals
     if language not in found and len(found) == 1 and not scores(message).get(language):

@@ -134,14 +134,19 @@ def identify(message: str) -> str:
     return min(code for code, score in found.items() if score == best)
 
 
-def read(message: str, code: str) -> Reading:
-    """Normalise `message` the way language `code` is read, in each of its matching forms."""
+def read(message: str, code: str, *, correct: bool = True) -> Reading:
+    """Normalise `message` the way language `code` is read, in each of its matching forms.
+
+    `correct=False` leaves out the spell-corrected form: when a message is
+    only tried in a language it was not identified as, correcting its words
+    would turn them into that language's ("convulsao" -> "convulsion").
+    """
     lang = languages()[code]
     sentences = [
         _words(sentence, lang) for sentence in clauses(message, join_apostrophes=lang.join_apostrophes, chars=lang.chars)
     ]
     variants = [sentences, [[fold(word) for word in sentence] for sentence in sentences]]
-    if lang.spelling:
+    if lang.spelling and correct:
         variants.append([[_corrected(word, lang.code) for word in sentence] for sentence in sentences])
     forms: list[str] = []
     starts: list[tuple[int, ...]] = []
