@@ -32,6 +32,7 @@ from __future__ import annotations
 import functools
 import re
 import tomllib
+import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,6 +92,7 @@ class _Compiled:
     contexts: dict[str, re.Pattern[str] | None]
     pets: re.Pattern[str] | None
     people: re.Pattern[str] | None
+    anywhere: bool  # questions and hypotheticals may follow what they frame (Hindi, Chinese)
 
 
 @functools.cache
@@ -111,14 +113,19 @@ def kinds() -> dict[str, Kind]:
 def assess(message: str) -> Assessment:
     """Identify the language of `message` and the life threats it signals (if any).
 
-    When no stop word tells which language of its script a message is in
-    ("no respira", "jveux mourir"), every language of that script is tried,
-    and the one whose patterns fired (if only one did) names the language.
+    Every language of the message's script is tried (short messages often
+    have no stop word to tell "no respira" from "nao respira"), plus English,
+    which people mix into every language; a match in one language is switched
+    off by context words of any of them ("heart attack 3 saal pehle"). When
+    the identified language found nothing but exactly one other did, that one
+    names the language of the reply ("jveux mourir").
     """
     language = identify(message)
+    codes = _candidates(language)
+    contexts = [_compiled(code) for code in codes]
     found: dict[str, list[str]] = {}
-    for code in _candidates(message, language):
-        signals = _signals_in(read(message, code, correct=code == language))
+    for code in codes:
+        signals = _signals_in(read(message, code, correct=code == language), contexts)
         if signals:
             found[code] = signals
     if language not in found and len(found) == 1 and not scores(message).get(language):
@@ -137,29 +144,24 @@ def life_threat_signals(message: str) -> list[str]:
     return [kinds()[signal].name for signal in assess(message).signals]
 
 
-def _candidates(message: str, language: str) -> list[str]:
-    """The identified language, English, and any other language of the script as likely as it."""
-    found = scores(message)
-    best = max(found.values(), default=0)
-    if best:
-        others = [code for code, score in found.items() if score == best]
-    else:
-        script = languages()[language].script
-        others = [lang.code for lang in languages().values() if lang.script == script]
-    return list(dict.fromkeys([language, ENGLISH, *sorted(others)]))
+def _candidates(language: str) -> list[str]:
+    """The identified language first, English, then every other language of its script."""
+    script = languages()[language].script
+    same_script = sorted(lang.code for lang in languages().values() if lang.script == script)
+    return list(dict.fromkeys([language, ENGLISH, *same_script]))
 
 
-def _signals_in(reading: Reading) -> list[str]:
+def _signals_in(reading: Reading, contexts: list[_Compiled]) -> list[str]:
     compiled = _compiled(reading.language)
-    forms = [_without_idioms(form, compiled) for form in reading.forms]
+    forms = [_without_idioms(form, contexts) for form in reading.forms]
     if _about_an_animal_only(forms[0], compiled):
         return []
-    present = _any(compiled.contexts["present"], forms)
+    present = any(_any(other.contexts["present"], forms) for other in contexts)
     found = []
     for signal, pattern, unless in compiled.signals:
         off = frozenset() if present else kinds()[signal].switched_off_by
         if any(
-            not _switched_off(match, form, forms, reading.clause_starts, off, unless, compiled)
+            not _switched_off(match, form, forms, reading.clause_starts, off, unless, contexts)
             for form in forms
             for match in pattern.finditer(form)
         ):
@@ -174,7 +176,7 @@ def _switched_off(
     clause_starts: tuple[tuple[int, ...], ...],
     off: frozenset[str],
     unless: re.Pattern[str] | None,
-    compiled: _Compiled,
+    contexts: list[_Compiled],
 ) -> bool:
     """Whether the match's own sentence ("unless") or its context says it is not an emergency now.
 
@@ -190,8 +192,7 @@ def _switched_off(
         end = starts[clause + 1] if clause + 1 < len(starts) else len(other)
         if unless is not None and unless.search(other, begin, end):
             return True
-        for context in off:
-            pattern = compiled.contexts[context]
+        for context, pattern, anywhere in ((name, lang.contexts[name], lang.anywhere) for name in off for lang in contexts):
             if pattern is None:
                 continue
             if context == "study":
@@ -201,7 +202,8 @@ def _switched_off(
                 if pattern.search(other, begin, end):
                     return True
             elif any(
-                other[begin : found.start()].count(" ") < words_before for found in pattern.finditer(other, begin, end)
+                anywhere or other[begin : found.start()].count(" ") < words_before
+                for found in pattern.finditer(other, begin, end)
             ):
                 return True
     return False
@@ -211,12 +213,13 @@ def _any(pattern: re.Pattern[str] | None, forms: list[str]) -> bool:
     return pattern is not None and any(pattern.search(form) for form in forms)
 
 
-def _without_idioms(form: str, compiled: _Compiled) -> str:
-    idioms = compiled.contexts["idioms"]
-    if idioms is None:
-        return form
+def _without_idioms(form: str, contexts: list[_Compiled]) -> str:
     # Blanked rather than removed, so that sentence offsets stay valid.
-    return idioms.sub(lambda found: "~" * len(found.group()), form)
+    for compiled in contexts:
+        idioms = compiled.contexts["idioms"]
+        if idioms is not None:
+            form = idioms.sub(lambda found: "~" * len(found.group()), form)
+    return form
 
 
 def _about_an_animal_only(form: str, compiled: _Compiled) -> bool:
@@ -236,7 +239,13 @@ def _compiled(code: str) -> _Compiled:
     def compile_all(patterns: list[Any], where: str) -> re.Pattern[str] | None:
         if not patterns:
             return None
-        parts = [_expand(str(pattern), macros, f"{code} {where}") for pattern in patterns]
+        # Patterns are read like messages (NFKC, the language's character
+        # replacements), so "पड़" in a pattern matches "पड़" typed either way.
+        chars = languages()[code].chars
+        parts = [
+            "".join(chars.get(char, char) for char in unicodedata.normalize("NFKC", _expand(str(pattern), macros, where)))
+            for pattern in patterns
+        ]
         wrapped = [rf"(?<!\S)(?:{part})(?!\S)" if boundaries else f"(?:{part})" for part in parts]
         try:
             return re.compile("|".join(wrapped))
@@ -256,6 +265,7 @@ def _compiled(code: str) -> _Compiled:
         contexts=contexts,
         pets=compile_all(data["animals"]["pets"], "animals.pets"),
         people=compile_all(data["animals"]["people"], "animals.people"),
+        anywhere=languages()[code].framing_follows,
     )
 
 

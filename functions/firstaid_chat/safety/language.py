@@ -38,6 +38,7 @@ class Language:
     script: str
     join_apostrophes: bool
     word_boundaries: bool  # False: patterns match inside words (Chinese, Arabic clitics)
+    framing_follows: bool  # questions may end with what frames them: "stroke ke symptoms kya hai"
     stopwords: frozenset[str]
     chars: dict[str, str]
     phrases: dict[tuple[str, ...], str]
@@ -84,8 +85,8 @@ def languages() -> dict[str, Language]:
 def _language(code: str, data: dict[str, Any]) -> Language:
     if data.get("script") not in SCRIPTS or data.get("boundaries") not in BOUNDARIES:
         raise ValueError(f"lang/{code}/language.toml: script must be one of {sorted(SCRIPTS)}, boundaries one of {sorted(BOUNDARIES)}")
-    if data.get("apostrophes") not in ("join", "split"):
-        raise ValueError(f"lang/{code}/language.toml: apostrophes must be 'join' or 'split'")
+    if data.get("apostrophes") not in ("join", "split") or data.get("framing") not in ("before", "either"):
+        raise ValueError(f"lang/{code}/language.toml: apostrophes must be 'join' or 'split', framing 'before' or 'either'")
     chars = {str(key): str(value) for key, value in data["chars"].items()}
     forms = {str(key): str(value) for key, value in data["forms"].items()}
     phrases = {tuple(str(key).split()): str(value) for key, value in data["phrases"].items()}
@@ -95,6 +96,7 @@ def _language(code: str, data: dict[str, Any]) -> Language:
         script=str(data["script"]),
         join_apostrophes=data["apostrophes"] == "join",
         word_boundaries=data["boundaries"] == "word",
+        framing_follows=data["framing"] == "either",
         stopwords=frozenset(fold(str(word)) for word in data["stopwords"]),
         chars=chars,
         phrases=phrases,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 
 from .detect import Assessment, kinds
 from .language import ENGLISH, languages, read, read_data
@@ -37,7 +38,9 @@ def _glossary(code: str) -> tuple[tuple[re.Pattern[str], str], ...]:
     data = read_data(code, "glossary")
     boundaries = languages()[code].word_boundaries
     entries = []
-    for pattern, english in data["terms"].items():
+    chars = languages()[code].chars
+    for key, english in data["terms"].items():
+        pattern = "".join(chars.get(char, char) for char in unicodedata.normalize("NFKC", key))
         wrapped = rf"(?<!\S)(?:{pattern})(?!\S)" if boundaries else pattern
         try:
             entries.append((re.compile(wrapped), str(english)))
