@@ -21,7 +21,9 @@ from .language import ENGLISH, languages, read, read_data
 
 def topic_query(message: str, assessment: Assessment) -> str:
     """`message` followed by the English words that point to its topic (shapes: plain text)."""
-    extra = [kinds()[signal].topic_words for signal in assessment.signals]
+    # An English message already holds the guide's own words; adding the
+    # signals' words to it would only blur which topic it names.
+    extra = [] if assessment.language == ENGLISH else [kinds()[signal].topic_words for signal in assessment.signals]
     for code in dict.fromkeys((assessment.language, ENGLISH)):
         extra += glossary_words(message, code)
     return " ".join([message, *(words for words in extra if words)])
