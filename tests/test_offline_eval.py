@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from firstaid_chat.offline.emergency import signals_life_threat
+from firstaid_chat.safety.detect import signals_life_threat
 from firstaid_chat.offline.knowledge import load_topics
 from firstaid_chat.offline.retrieval import TopicIndex
 from firstaid_chat.offline.text import normalise

@@ -89,6 +89,7 @@ class _Compiled:
     """One language's emergency patterns, compiled."""
 
     signals: tuple[tuple[str, re.Pattern[str], re.Pattern[str] | None], ...]
+    unless: dict[str, re.Pattern[str] | None]
     contexts: dict[str, re.Pattern[str] | None]
     pets: re.Pattern[str] | None
     people: re.Pattern[str] | None
@@ -158,8 +159,10 @@ def _signals_in(reading: Reading, contexts: list[_Compiled]) -> list[str]:
         return []
     present = any(_any(other.contexts["present"], forms) for other in contexts)
     found = []
-    for signal, pattern, unless in compiled.signals:
+    for signal, pattern, _ in compiled.signals:
         off = frozenset() if present else kinds()[signal].switched_off_by
+        # What makes a match innocent in any of the languages tried ("stroke of luck").
+        unless = [other.unless[signal] for other in contexts if other.unless[signal] is not None]
         if any(
             not _switched_off(match, form, forms, reading.clause_starts, off, unless, contexts)
             for form in forms
@@ -175,7 +178,7 @@ def _switched_off(
     forms: list[str],
     clause_starts: tuple[tuple[int, ...], ...],
     off: frozenset[str],
-    unless: re.Pattern[str] | None,
+    unless: list[re.Pattern[str] | None],
     contexts: list[_Compiled],
 ) -> bool:
     """Whether the match's own sentence ("unless") or its context says it is not an emergency now.
@@ -190,7 +193,7 @@ def _switched_off(
     for other, starts in zip(forms, clause_starts, strict=True):
         begin = starts[clause]
         end = starts[clause + 1] if clause + 1 < len(starts) else len(other)
-        if unless is not None and unless.search(other, begin, end):
+        if any(pattern is not None and pattern.search(other, begin, end) for pattern in unless):
             return True
         for context, pattern, anywhere in ((name, lang.contexts[name], lang.anywhere) for name in off for lang in contexts):
             if pattern is None:
@@ -262,6 +265,7 @@ def _compiled(code: str) -> _Compiled:
     contexts = {name: compile_all(data["context"][name], f"context.{name}") for name in CONTEXTS}
     return _Compiled(
         signals=tuple(signals),
+        unless={kind: found for kind, _, found in signals},
         contexts=contexts,
         pets=compile_all(data["animals"]["pets"], "animals.pets"),
         people=compile_all(data["animals"]["people"], "animals.people"),

@@ -1,13 +1,14 @@
 """The fixed texts a reply leads with, in the person's language (`lang/<code>/lead.toml`).
 
 Every language file has the same keys (LEAD_KEYS); a language without a
-folder falls back to English. Placeholders are filled with str.replace, never
-str.format: a configured number or line must not be able to inject formatting.
+folder falls back to English. Placeholders are filled in one pass, never with str.format: a configured
+number or line must not be able to inject formatting.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 
 from .detect import Assessment
 from .language import ENGLISH, language_codes, read_data
@@ -21,6 +22,7 @@ LEAD_KEYS = (
     "fallback_notice",  # the note before an offline answer given because Gemini failed
     "steps_in_english",  # the note before guide steps shown in English to someone writing in another language
 )
+_PLACEHOLDER = re.compile(r"\{(number|crisis_line|poison_centre)\}")
 
 
 @functools.cache
@@ -36,13 +38,13 @@ def texts(code: str) -> dict[str, str]:
 
 
 def text(code: str, key: str, *, number: str = "", crisis_line: str = "", poison_centre: str = "") -> str:
-    """One lead text of language `code` with its placeholders filled."""
-    return (
-        texts(code)[key]
-        .replace("{number}", number)
-        .replace("{crisis_line}", crisis_line)
-        .replace("{poison_centre}", poison_centre)
-    )
+    """One lead text of language `code` with its placeholders filled.
+
+    One pass over the text: a value that itself looks like a placeholder
+    ("{crisis_line}") stays as written.
+    """
+    values = {"number": number, "crisis_line": crisis_line, "poison_centre": poison_centre}
+    return _PLACEHOLDER.sub(lambda found: values[found.group(1)], texts(code)[key])
 
 
 def emergency_lead(
