@@ -133,7 +133,8 @@ def evaluate(examples: list[Example], guide_topics: frozenset[str]) -> dict[str,
                 figures.known += 1
                 figures.known_right += right
                 if not right:
-                    figures.misses.append(f"topic   {example.id} got {slug}, want {list(example.topics)}: {example.text}")
+                    want = list(example.topics)
+                    figures.misses.append(f"topic   {example.id} got {slug}, want {want}: {example.text}")
     pooled = Figures()
     for figures in per.values():
         pooled.add(figures)
@@ -174,7 +175,10 @@ def latency(examples: list[Example]) -> str:
         times.append((time.perf_counter() - start) * 1000)
     times.sort()
     median, p99 = times[len(times) // 2], times[min(len(times) - 1, int(len(times) * 0.99))]
-    return f"detection latency over {len(times)} messages: median {median:.2f} ms, p99 {p99:.2f} ms, max {times[-1]:.2f} ms"
+    return (
+        f"detection latency over {len(times)} messages: "
+        f"median {median:.2f} ms, p99 {p99:.2f} ms, max {times[-1]:.2f} ms"
+    )
 
 
 def main() -> None:

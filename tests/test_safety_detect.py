@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from firstaid_chat.safety.detect import _compiled, assess, kinds, life_threat_signals, signals_life_threat
+from firstaid_chat.safety.detect import _compiled, assess, life_threat_signals, signals_life_threat
 from firstaid_chat.safety.language import identify, languages, read
 from firstaid_chat.safety.lead import emergency_lead, text
 from firstaid_chat.safety.text import clauses, fold

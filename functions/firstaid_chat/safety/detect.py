@@ -195,7 +195,8 @@ def _switched_off(
         end = starts[clause + 1] if clause + 1 < len(starts) else len(other)
         if any(pattern is not None and pattern.search(other, begin, end) for pattern in unless):
             return True
-        for context, pattern, anywhere in ((name, lang.contexts[name], lang.anywhere) for name in off for lang in contexts):
+        framed = ((name, lang.contexts[name], lang.anywhere) for name in off for lang in contexts)
+        for context, pattern, anywhere in framed:
             if pattern is None:
                 continue
             if context == "study":
@@ -245,10 +246,8 @@ def _compiled(code: str) -> _Compiled:
         # Patterns are read like messages (NFKC, the language's character
         # replacements), so "पड़" in a pattern matches "पड़" typed either way.
         chars = languages()[code].chars
-        parts = [
-            "".join(chars.get(char, char) for char in unicodedata.normalize("NFKC", _expand(str(pattern), macros, where)))
-            for pattern in patterns
-        ]
+        expanded = (unicodedata.normalize("NFKC", _expand(str(pattern), macros, where)) for pattern in patterns)
+        parts = ["".join(chars.get(char, char) for char in part) for part in expanded]
         wrapped = [rf"(?<!\S)(?:{part})(?!\S)" if boundaries else f"(?:{part})" for part in parts]
         try:
             return re.compile("|".join(wrapped))

@@ -84,9 +84,14 @@ def languages() -> dict[str, Language]:
 
 def _language(code: str, data: dict[str, Any]) -> Language:
     if data.get("script") not in SCRIPTS or data.get("boundaries") not in BOUNDARIES:
-        raise ValueError(f"lang/{code}/language.toml: script must be one of {sorted(SCRIPTS)}, boundaries one of {sorted(BOUNDARIES)}")
+        raise ValueError(
+            f"lang/{code}/language.toml: script must be one of {sorted(SCRIPTS)}, "
+            f"boundaries one of {sorted(BOUNDARIES)}"
+        )
     if data.get("apostrophes") not in ("join", "split") or data.get("framing") not in ("before", "either"):
-        raise ValueError(f"lang/{code}/language.toml: apostrophes must be 'join' or 'split', framing 'before' or 'either'")
+        raise ValueError(
+            f"lang/{code}/language.toml: apostrophes must be 'join' or 'split', framing 'before' or 'either'"
+        )
     chars = {str(key): str(value) for key, value in data["chars"].items()}
     forms = {str(key): str(value) for key, value in data["forms"].items()}
     phrases = {tuple(str(key).split()): str(value) for key, value in data["phrases"].items()}
@@ -144,9 +149,8 @@ def read(message: str, code: str, *, correct: bool = True) -> Reading:
     would turn them into that language's ("convulsao" -> "convulsion").
     """
     lang = languages()[code]
-    sentences = [
-        _words(sentence, lang) for sentence in clauses(message, join_apostrophes=lang.join_apostrophes, chars=lang.chars)
-    ]
+    tokens = clauses(message, join_apostrophes=lang.join_apostrophes, chars=lang.chars)
+    sentences = [_words(sentence, lang) for sentence in tokens]
     variants = [sentences, [[fold(word) for word in sentence] for sentence in sentences]]
     if lang.spelling and correct:
         variants.append([[_corrected(word, lang.code) for word in sentence] for sentence in sentences])
@@ -202,4 +206,3 @@ def _corrector(code: str) -> Any:
 
 def _corrected(word: str, code: str) -> str:
     return str(_corrector(code).correct(word))
-
