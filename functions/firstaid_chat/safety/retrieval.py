@@ -23,7 +23,10 @@ def topic_query(message: str, assessment: Assessment) -> str:
     """`message` followed by the English words that point to its topic (shapes: plain text)."""
     # An English message already holds the guide's own words; adding the
     # signals' words to it would only blur which topic it names.
-    extra = [] if assessment.language == ENGLISH else [kinds()[signal].topic_words for signal in assessment.signals]
+    # Only the most specific kind found speaks: "collapsed and not breathing"
+    # is CPR, not the recovery position.
+    signals = assessment.signals[:1] if assessment.language != ENGLISH else ()
+    extra = [kinds()[signal].topic_words for signal in signals]
     for code in dict.fromkeys((assessment.language, ENGLISH)):
         extra += glossary_words(message, code)
     return " ".join([message, *(words for words in extra if words)])
