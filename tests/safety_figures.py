@@ -181,11 +181,23 @@ def latency(examples: list[Example]) -> str:
     )
 
 
+def unseen(examples: list[Example], seen: list[Example]) -> list[Example]:
+    """The examples whose text does not also occur in `seen` (the writers reused some texts in both splits)."""
+    texts = {example.text.casefold().strip() for example in seen}
+    return [example for example in examples if example.text.casefold().strip() not in texts]
+
+
 def main() -> None:
     split = sys.argv[1] if len(sys.argv) > 1 else "dev"
     examples = load_split(split)
     guide = frozenset(topic.slug for topic in load_topics())
     print(report(split, evaluate(examples, guide), misses=True))
+    if split == "frozen":
+        fresh = unseen(examples, load_split("dev"))
+        print(report(f"frozen, only the {len(fresh)} texts not also in dev", evaluate(fresh, guide)))
+    else:
+        blind = [example for example in examples if not example.id.startswith("own")]
+        print(report(f"dev, only the {len(blind)} messages written blind", evaluate(blind, guide)))
     print(latency(examples))
 
 

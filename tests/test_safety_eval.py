@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 from firstaid_chat.offline.knowledge import load_topics
 
-from tests.safety_figures import LANGUAGES, SPLITS, Figures, evaluate, latency, load_split, report
+from tests.safety_figures import LANGUAGES, SPLITS, Figures, evaluate, latency, load_split, report, unseen
 
 RECALL_BOUND = {"en": 0.95} | {code: 0.90 for code in LANGUAGES if code != "en"}
 FALSE_ALARM_BOUND = 0.03
@@ -27,6 +27,12 @@ def figures_of(split: str) -> dict[str, Figures]:
     guide = frozenset(topic.slug for topic in load_topics())
     figures = evaluate(examples, guide)
     print(report(split, figures, misses=split == "frozen"))
+    if split == "frozen":
+        fresh = unseen(examples, load_split("dev"))
+        print(report(f"frozen, only the {len(fresh)} texts not also in dev", evaluate(fresh, guide)))
+    else:
+        blind = [example for example in examples if not example.id.startswith("own")]
+        print(report(f"dev, only the {len(blind)} messages written blind", evaluate(blind, guide)))
     print(latency(examples))
     return figures
 
@@ -51,9 +57,11 @@ def test_each_split_covers_every_language_with_threats_and_quiet_messages(split:
         assert sum(label in ("non_urgent", "off_topic") for label in labels) >= 10, (split, code)
 
 
-def test_no_frozen_message_was_copied_into_the_development_split() -> None:
-    dev_texts = {example.text.casefold().strip() for example in load_split("dev")}
-    assert [e.id for e in load_split("frozen") if e.text.casefold().strip() in dev_texts] == []
+def test_no_frozen_message_was_copied_into_our_own_development_messages() -> None:
+    # The split writers reused some texts (the probe messages, greetings)
+    # in both splits; figures on the frozen texts not also in dev are printed too.
+    own = [example for example in load_split("dev") if example.id.startswith("own")]
+    assert unseen(own, load_split("frozen")) == own
 
 
 def test_development_figures_are_printed(dev: dict[str, Figures]) -> None:
