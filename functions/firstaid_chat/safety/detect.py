@@ -44,6 +44,7 @@ SIGNALS_PATH = Path(__file__).resolve().parent / "signals.toml"
 CONTEXTS = ("present", "past", "question", "study", "hypothetical", "idioms")
 LEADS = frozenset({"emergency", "self_harm", "poisoning"})
 _MACRO = re.compile(r"\{([A-Z_]+)\}")
+UNSURE_BELOW = 3  # stop words that make a Latin-script language sure enough to try it alone (with English)
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ def assess(message: str) -> Assessment:
     names the language of the reply ("jveux mourir").
     """
     language = identify(message)
-    codes = _candidates(language)
+    codes = _candidates(message, language)
     contexts = [_compiled(code) for code in codes]
     found: dict[str, list[str]] = {}
     for code in codes:
@@ -145,11 +146,19 @@ def life_threat_signals(message: str) -> list[str]:
     return [kinds()[signal].name for signal in assess(message).signals]
 
 
-def _candidates(language: str) -> list[str]:
-    """The identified language first, English, then every other language of its script."""
+def _candidates(message: str, language: str) -> list[str]:
+    """The identified language first, English, then the other languages of its script if unsure.
+
+    Unsure: fewer than UNSURE_BELOW stop words decide, or another language has
+    as many. Trying fewer languages keeps the first message of an instance
+    cheap (each language's patterns are compiled on first use, ~40 ms each).
+    """
+    found = scores(message)
+    best = found.get(language, 0)
+    sure = best >= UNSURE_BELOW and sum(score == best for score in found.values()) == 1
     script = languages()[language].script
-    same_script = sorted(lang.code for lang in languages().values() if lang.script == script)
-    return list(dict.fromkeys([language, ENGLISH, *same_script]))
+    others = [] if sure else sorted(lang.code for lang in languages().values() if lang.script == script)
+    return list(dict.fromkeys([language, ENGLISH, *others]))
 
 
 def _signals_in(reading: Reading, contexts: list[_Compiled]) -> list[str]:
