@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from firstaid_chat.offline.emergency import signals_life_threat
 from firstaid_chat.offline.knowledge import load_topics
 from firstaid_chat.offline.retrieval import TopicIndex
 from firstaid_chat.offline.text import normalise
+from firstaid_chat.safety.detect import signals_life_threat
 
 EVAL_PATH = Path(__file__).parent / "data" / "firstaid_eval.jsonl"
 

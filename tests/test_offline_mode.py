@@ -107,3 +107,32 @@ def test_model_provider_offline_never_calls_gemini(gemini: FakeGemini, make_clie
     body = make_client(MODEL_PROVIDER="offline").post("/v1/chat", json={"message": "bee sting"}).get_json()
     assert body["source"] == "offline"
     assert gemini.requests == []
+
+
+def test_an_emergency_in_spanish_is_led_in_spanish_and_says_the_steps_are_in_english(offline: Any) -> None:
+    body = offline.post("/v1/chat", json={"message": "mi padre se desmayó y no respira"}).get_json()
+    assert body["emergency"] is True
+    assert body["reply"].startswith("**Llame al 112 ahora**")
+    assert "_Los pasos siguientes están en inglés._" in body["reply"]
+    assert "CPR" in body["reply"]
+
+
+def test_gemini_replies_to_an_arabic_emergency_lead_in_arabic(gemini: FakeGemini, make_client: Any) -> None:
+    body = make_client().post("/v1/chat", json={"message": "ابني لا يتنفس"}).get_json()
+    assert body["source"] == "gemini" and body["emergency"] is True
+    assert body["reply"].startswith("**اتصل بالرقم 112 الآن**")
+
+
+def test_the_fallback_notice_is_in_the_persons_language(gemini: FakeGemini, make_client: Any) -> None:
+    client = make_client(MODEL_MAX_ATTEMPTS="1")
+    gemini.default = error(503, "unavailable", "UNAVAILABLE")
+    body = client.post("/v1/chat", json={"message": "comment soigner une brûlure légère"}).get_json()
+    assert body["source"] == "offline" and body["emergency"] is False
+    assert body["reply"].startswith("_Mode hors ligne")
+
+
+def test_the_no_match_reply_is_in_the_persons_language(offline: Any) -> None:
+    body = offline.post("/v1/chat", json={"message": "wie wird das Wetter morgen in Berlin"}).get_json()
+    assert body["emergency"] is False
+    assert body["reply"].startswith("Offline kann ich nur bei Erster Hilfe helfen")
+    assert "**rufen Sie jetzt die 112 an**" in body["reply"]

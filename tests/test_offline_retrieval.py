@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from firstaid_chat.offline.common_words import COMMON_WORDS
 from firstaid_chat.offline.compose import compose_reply, no_match_reply
-from firstaid_chat.offline.emergency import emergency_preamble, signals_life_threat
 from firstaid_chat.offline.knowledge import EMERGENCY_NUMBER_PLACEHOLDER, Topic, load_topics
 from firstaid_chat.offline.retrieval import TopicIndex, terms
 from firstaid_chat.offline.text import SpellingCorrector
+from firstaid_chat.safety.detect import signals_life_threat
+from firstaid_chat.safety.lead import emergency_preamble
 
 REQUIRED_SLUGS = {
     "cpr-adult",

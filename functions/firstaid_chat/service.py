@@ -29,7 +29,9 @@ from .errors import (
 )
 from .history import history_window
 from .model import BLOCKED_FINISH_REASONS, Chunk, Model, Prompt, Usage
-from .offline.emergency import emergency_preamble, signals_life_threat
+from .safety.detect import assess
+from .safety.lead import emergency_lead
+from .safety.lead import text as lead_text
 from .settings import Settings
 from .store import ClaimConflict, Store
 
@@ -41,10 +43,6 @@ BLOCKED_REPLY = (
 )
 WITHHELD_NOTE = "\n\n(The rest of this reply was withheld by a safety filter.)"
 CUT_SHORT_NOTE = "\n\n(This reply was cut short. Ask me to continue if you need more.)"
-FALLBACK_NOTICE = (
-    "_Offline mode: the AI assistant is unavailable right now, "
-    "so this answer comes from the built-in first-aid guide._\n\n"
-)
 RATE_WINDOW_SECONDS = 60
 # How often a turn re-checks and retries its claim when the session changed under it.
 CLAIM_ATTEMPTS = 5
@@ -191,11 +189,18 @@ class ChatService:
     ) -> Generator[Event, None, tuple[Stored, _Reply]]:
         """Stream the model's reply for a claimed turn, then store it (and return what was stored)."""
         session = claim.session
-        emergency = signals_life_threat(request.message)
+        # Deterministic and in the person's language, before any model output, in both modes.
+        assessment = assess(request.message)
+        emergency = assessment.emergency
         history = history_window(session.recent, self.settings.history_budget_chars)
         reply = _Reply()
-        chunks = self._reply_chunks(Prompt(request.message, history, deadline), reply)
-        lead = emergency_preamble(self.settings.emergency_number) + "\n\n" if emergency else ""
+        chunks = self._reply_chunks(Prompt(request.message, history, deadline), reply, assessment.language)
+        lead = emergency_lead(
+            assessment,
+            self.settings.emergency_number,
+            crisis_line=self.settings.crisis_line,
+            poison_centre=self.settings.poison_centre,
+        )
         for text in self._texts(chunks, reply, lead):
             reply.parts.append(text)
             yield Delta(text)
@@ -279,7 +284,7 @@ class ChatService:
         elif reply.finish_reason == "MAX_TOKENS":
             yield CUT_SHORT_NOTE
 
-    def _reply_chunks(self, prompt: Prompt, reply: _Reply) -> Iterator[Chunk]:
+    def _reply_chunks(self, prompt: Prompt, reply: _Reply, language: str = "en") -> Iterator[Chunk]:
         """The model's chunks, or the offline guide's when the model fails before its first word."""
         reply.source = self.model.source
         produced = False
@@ -300,7 +305,7 @@ class ChatService:
             log.warning("model failed; answering from the offline guide", extra={"error_code": exc.code})
             reply.source = self.fallback.source
             reply.finish_reason = "STOP"
-            yield Chunk(text=FALLBACK_NOTICE)
+            yield Chunk(text=lead_text(language, "fallback_notice") + "\n\n")
             for chunk in self.fallback.stream(prompt):
                 self._note(chunk, reply)
                 yield chunk

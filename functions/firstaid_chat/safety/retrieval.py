@@ -1,0 +1,54 @@
+"""A topic search query in English for a message in any language we read.
+
+The guide's topics are written, and indexed, in English. A message in another
+language, or an English one in vague lay words ("he's gone limp"), is given
+the English words that name its first-aid problem: the topic words of every
+kind of life threat found in it (`signals.toml`), and the words of every
+glossary entry of its language that matches (`lang/<code>/glossary.toml`,
+a regular expression per entry, read like the emergency patterns). The
+message itself stays in the query, so English keywords still count.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+
+from .detect import Assessment, kinds
+from .language import ENGLISH, languages, read, read_data
+
+
+def topic_query(message: str, assessment: Assessment) -> str:
+    """`message` followed by the English words that point to its topic (shapes: plain text)."""
+    # An English message already holds the guide's own words; adding the
+    # signals' words to it would only blur which topic it names.
+    # Only the most specific kind found speaks: "collapsed and not breathing"
+    # is CPR, not the recovery position.
+    signals = assessment.signals[:1] if assessment.language != ENGLISH else ()
+    extra = [kinds()[signal].topic_words for signal in signals]
+    for code in dict.fromkeys((assessment.language, ENGLISH)):
+        extra += glossary_words(message, code)
+    return " ".join([message, *(words for words in extra if words)])
+
+
+def glossary_words(message: str, code: str) -> list[str]:
+    """The English words of every glossary entry of language `code` that `message` matches."""
+    forms = read(message, code).forms
+    return [english for pattern, english in _glossary(code) if any(pattern.search(form) for form in forms)]
+
+
+@functools.cache
+def _glossary(code: str) -> tuple[tuple[re.Pattern[str], str], ...]:
+    data = read_data(code, "glossary")
+    boundaries = languages()[code].word_boundaries
+    entries = []
+    chars = languages()[code].chars
+    for key, english in data["terms"].items():
+        pattern = "".join(chars.get(char, char) for char in unicodedata.normalize("NFKC", key))
+        wrapped = rf"(?<!\S)(?:{pattern})(?!\S)" if boundaries else pattern
+        try:
+            entries.append((re.compile(wrapped), str(english)))
+        except re.error as error:
+            raise ValueError(f"lang/{code}/glossary.toml: {pattern!r}: {error}") from error
+    return tuple(entries)
