@@ -136,3 +136,21 @@ def test_the_no_match_reply_is_in_the_persons_language(offline: Any) -> None:
     assert body["emergency"] is False
     assert body["reply"].startswith("Offline kann ich nur bei Erster Hilfe helfen")
     assert "**rufen Sie jetzt die 112 an**" in body["reply"]
+
+
+def test_self_harm_lead_names_the_configured_crisis_line(make_client: Any) -> None:
+    client = make_client(MODEL_PROVIDER="offline", EMERGENCY_NUMBER="911")
+    reply = client.post("/v1/chat", json={"message": "i want to kill myself tonight"}).get_json()
+    assert reply["emergency"] is True
+    lead = reply["reply"].split("\n\n")[0]  # the first paragraph, before any guide text
+    assert lead.startswith("**Call 911 now**")
+    assert "988 (Suicide & Crisis Lifeline)" in lead
+
+
+def test_poisoning_lead_names_the_configured_poison_centre(make_client: Any) -> None:
+    client = make_client(MODEL_PROVIDER="offline", EMERGENCY_NUMBER="911")
+    reply = client.post("/v1/chat", json={"message": "my toddler just drank bleach"}).get_json()
+    assert reply["emergency"] is True
+    lead = reply["reply"].split("\n\n")[0]
+    assert lead.startswith("**Call 911 now**")
+    assert "1-800-222-1222" in lead
