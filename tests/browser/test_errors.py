@@ -157,17 +157,25 @@ def test_retry_after_a_lost_reply_does_not_store_the_turn_twice(
     assert chat.replies() == ["Fake reply to: First", "Fake reply to: Second"]
 
 
-def test_expired_conversation_is_replaced_by_a_new_one(chat: ChatPage, stack: Stack) -> None:
+@pytest.mark.parametrize(
+    ("restored", "divider"),
+    [(False, "no longer available"), (True, "expired")],
+    ids=["announced-on-this-page", "restored-from-an-earlier-visit"],
+)
+def test_lost_conversation_is_replaced_by_a_new_one(chat: ChatPage, stack: Stack, restored: bool, divider: str) -> None:
     chat.open()
     chat.send("Before expiry")
     chat.wait_for_replies(1)
     session_id = chat.page.evaluate("localStorage.getItem('firstaid.sessionId')")
+    if restored:
+        chat.page.reload()  # the conversation now comes from an earlier visit: only such a one can expire
+        chat.wait_for_replies(1)
     urllib.request.urlopen(urllib.request.Request(f"{stack.api.url}/v1/sessions/{session_id}", method="DELETE"))
 
     chat.send("After expiry")
     chat.wait_for_replies(2)
 
-    expect(chat.page.locator("#messages .divider")).to_contain_text("expired")
+    expect(chat.page.locator("#messages .divider")).to_contain_text(divider)
     expect(chat.page.locator("#error")).to_be_hidden()
     new_id = chat.page.evaluate("localStorage.getItem('firstaid.sessionId')")
     assert new_id
