@@ -2,6 +2,8 @@
 // (server-sent events read from fetch, since EventSource cannot POST), and
 // one error type that says what kind of failure happened.
 
+import { appCheckHeaders } from "./appcheck.js";
+
 export const CLIENT_TIMEOUT_MS = 60_000;
 
 /**
@@ -142,7 +144,7 @@ export class ChatApi {
     try {
       const response = await fetch(this.baseUrl + path, {
         method,
-        headers,
+        headers: { ...headers, ...(await appCheckHeaders()) },
         body,
         signal: controller.signal,
         mode: "cors",
