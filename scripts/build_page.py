@@ -1,9 +1,9 @@
 """Build the chat page for a deployment: config.json, and App Check when a site key is given.
 
-    python scripts/build_page.py --out DIR --api-base-url URL
+    python scripts/build_page.py --out DIR --api-base-url URL [--source static_site]
         [--app-check-site-key KEY --firebase-api-key K --firebase-app-id ID --firebase-project-id P]
 
-Copies ``static_site/`` to ``DIR`` (unless ``DIR`` is ``static_site`` itself) and writes
+Copies the page (``static_site/``) to ``DIR`` (unless it is already there) and writes
 ``config.json``. With an App Check site key (reCAPTCHA Enterprise) it also bundles the
 page's part of Firebase's JS SDK from the pinned npm packages (run ``npm ci`` first)
 with the pinned esbuild into ``DIR/vendor/`` (git-ignored, never committed), names the
@@ -64,10 +64,10 @@ def allow_recaptcha(index_html: str) -> str:
     return index_html[: match.start(2)] + policy + index_html[match.end(2) :]
 
 
-def build(out: Path, api_base_url: str, app_check: dict[str, str] | None) -> dict[str, object]:
-    """Write the page to ``out``; the config.json it wrote."""
-    if out.resolve() != SITE.resolve():
-        shutil.copytree(SITE, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns("vendor"))
+def build(out: Path, api_base_url: str, app_check: dict[str, str] | None, source: Path = SITE) -> dict[str, object]:
+    """Write the page from ``source`` to ``out`` (in place when they are the same); the config.json it wrote."""
+    if out.resolve() != source.resolve():
+        shutil.copytree(source, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns("vendor"))
     config: dict[str, object] = {"apiBaseUrl": api_base_url}
     if app_check is not None:
         if not SITE_KEY_PATTERN.fullmatch(app_check["siteKey"]):
@@ -89,6 +89,7 @@ def build(out: Path, api_base_url: str, app_check: dict[str, str] | None) -> dic
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--source", type=Path, default=SITE, help="the page's files (default: static_site)")
     parser.add_argument("--api-base-url", required=True)
     parser.add_argument("--app-check-site-key", default="")
     parser.add_argument("--firebase-api-key", default="")
@@ -104,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             "projectId": args.firebase_project_id,
         }
     try:
-        build(args.out, args.api_base_url, app_check)
+        build(args.out, args.api_base_url, app_check, args.source)
     except BuildError as exc:
         print(f"build_page: {exc}", file=sys.stderr)
         return 1
