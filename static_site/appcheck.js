@@ -6,7 +6,10 @@
 
 const SDK_PATH = "./vendor/firebase-app-check.js";
 
-let ready = null; // Promise of a function returning a token, or of null when App Check is off
+// Started when the page loads, so the first message does not wait for config.json (and the
+// reCAPTCHA check has begun by the time it is sent). Resolves to a function returning a token,
+// or to null when App Check is off.
+let ready = null;
 
 async function readSettings() {
   try {
@@ -40,8 +43,7 @@ async function start() {
  * out, and the API answers 401, which the page reports like any other failure.
  */
 export async function appCheckHeaders() {
-  ready ??= start().catch(() => null);
-  const token = await ready;
+  const token = await started();
   if (!token) return {};
   try {
     return { "X-Firebase-AppCheck": await token() };
@@ -49,3 +51,10 @@ export async function appCheckHeaders() {
     return {};
   }
 }
+
+function started() {
+  ready ??= start().catch(() => null);
+  return ready;
+}
+
+started();
