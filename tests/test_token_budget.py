@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from firstaid_chat.budget import EXHAUSTED_EVENT, TokenBudget
+from firstaid_chat.errors import StoreUnavailable
 from firstaid_chat.runtime import build_service
 from firstaid_chat.service import ChatRequest, ChatService, Done
 from firstaid_chat.settings import Settings
@@ -170,3 +171,48 @@ def test_budget_applies_with_fallback_off(gemini: FakeGemini, monkeypatch: pytes
     second.store.close()
     assert [_turn(first)["source"] for _ in range(2)] == ["gemini", "offline"]
     first.store.close()
+
+
+class UnreadableCount(CountingStore):
+    """A store whose day total cannot be read (everything else works)."""
+
+    def tokens_used(self, day: str) -> int:
+        self.reads += 1
+        raise StoreUnavailable()
+
+
+def test_an_unreadable_count_keeps_gemini_answering_and_is_read_again_later(tmp_path: Path) -> None:
+    from firstaid_chat.store.sqlite import SQLiteStore
+
+    store = UnreadableCount(SQLiteStore(tmp_path / "u.sqlite3", ttl=timedelta(hours=1), tail_chars=1000))
+    clock = [0.0]
+    budget = TokenBudget(store, 10, check_seconds=5, monotonic=lambda: clock[0])  # type: ignore[arg-type]
+    now = datetime(2026, 11, 30, 9, tzinfo=UTC)
+    assert budget.exhausted(now) is False
+    assert budget.exhausted(now) is False
+    assert store.reads == 2, "a failed read is retried on the next turn, not left marked as in progress"
+
+
+def test_firestore_outage_loses_a_count_but_never_fails_a_turn(monkeypatch: pytest.MonkeyPatch) -> None:
+    from firstaid_chat.store.firestore import FirestoreStore
+    from google.cloud import firestore
+
+    from tests.fakes.firestore_emulator import free_port
+
+    # Nothing listens on this port: every call fails as in an outage.
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", f"127.0.0.1:{free_port()}")
+    client = firestore.Client(project="demo-firstaid")
+    store = FirestoreStore(client, collection="sessions", ttl=timedelta(hours=1), tail_chars=1000, timeout=0.5)
+    now = datetime(2026, 11, 30, 9, tzinfo=UTC)
+    try:
+        store.add_tokens("2026-11-30", 100, now)  # logged, not raised
+        assert store.mark_budget_spent("2026-11-30", now) is False
+        with pytest.raises(StoreUnavailable):
+            store.tokens_used("2026-11-30")
+        with pytest.raises(StoreUnavailable):
+            store.acquire_client_slot("client:c", "lease", 4, now, now + timedelta(minutes=1))
+        store.release_client_slot("client:c", "lease", now)  # best effort, never raises
+        budget = TokenBudget(store, 10, check_seconds=0)
+        assert budget.exhausted(now) is False, "an unreadable count does not stop Gemini"
+    finally:
+        store.close()

@@ -89,11 +89,11 @@ class TokenBudget:
             # Keep the last figure: an outage of the count must not stop first aid, and
             # the turn's own store calls report a real outage.
             log.warning("token count unreadable; using the last figure")
+            return
+        finally:
             with self._lock:
                 self._reading = False
-            return
         with self._lock:
-            self._reading = False
             self._total = total
             self._day = day
             self._read_at = self._monotonic()

@@ -97,15 +97,17 @@ class FirestoreCounters:
                 snapshot = ref.get(retry=self._retry, timeout=self._timeout)
                 data = snapshot.to_dict() or {} if snapshot.exists else {}
                 live = {k: v for k, v in (data.get("leases") or {}).items() if v > now}
+                if lease in live:
+                    return True  # this very write landed before its response was lost
                 if len(live) >= cap:
                     return False
                 fields = {"leases": {**live, lease: until}, "expires_at": max([until, *live.values()])}
                 try:
                     if snapshot.exists:
                         option = self._client.write_option(last_update_time=snapshot.update_time)
-                        ref.update(fields, option=option, timeout=self._timeout)
+                        ref.update(fields, option=option, retry=self._retry, timeout=self._timeout)
                     else:
-                        ref.create(fields, timeout=self._timeout)
+                        ref.create(fields, retry=self._retry, timeout=self._timeout)
                     return True
                 except (*_CONFLICT, api_exceptions.NotFound):
                     continue  # another turn of this client changed the leases: count again
@@ -117,6 +119,6 @@ class FirestoreCounters:
         ref = self._client.collection("client_turns").document(client_document_id(client))
         try:
             # Lease ids are hex digits; back-quoted, one is a single field name.
-            ref.update({f"leases.`{lease}`": firestore.DELETE_FIELD}, timeout=self._timeout)
+            ref.update({f"leases.`{lease}`": firestore.DELETE_FIELD}, retry=self._retry, timeout=self._timeout)
         except api_exceptions.GoogleAPIError:
             log.info("client lease not released; it lapses on its own")

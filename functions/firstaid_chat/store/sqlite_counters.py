@@ -54,11 +54,14 @@ class SQLiteCounters:
         return int(row[0]) if row else 0
 
     def mark_budget_spent(self, day: str, now: datetime) -> bool:
-        with self._write() as db:
-            db.execute("INSERT OR IGNORE INTO token_usage (day, tokens) VALUES (?, 0)", (day,))
-            changed = db.execute(
-                "UPDATE token_usage SET spent_at = ? WHERE day = ? AND spent_at IS NULL", (now.timestamp(), day)
-            ).rowcount
+        try:
+            with self._write() as db:
+                db.execute("INSERT OR IGNORE INTO token_usage (day, tokens) VALUES (?, 0)", (day,))
+                changed = db.execute(
+                    "UPDATE token_usage SET spent_at = ? WHERE day = ? AND spent_at IS NULL", (now.timestamp(), day)
+                ).rowcount
+        except StoreUnavailable:
+            return False  # as on Firestore: the log line is skipped, the budget still holds
         return bool(changed)
 
     def acquire_client_slot(self, client: str, lease: str, cap: int, now: datetime, until: datetime) -> bool:
