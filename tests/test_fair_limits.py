@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +13,10 @@ from firstaid_chat.errors import RateLimited
 from firstaid_chat.runtime import build_service
 from firstaid_chat.service import ChatRequest, ChatService, Done, Started
 from firstaid_chat.settings import Settings
+from firstaid_chat.store import build_store
 
 from tests.fakes.gemini import FakeGemini
+from tests.fakes.tcp_proxy import LossyProxy
 from tests.reliability import report
 
 
@@ -114,3 +118,40 @@ def test_a_refused_turn_writes_nothing(gemini: FakeGemini, monkeypatch: pytest.M
     assert session is not None and session.pending_key is None and len(session.claims) == 1
     holding.close()
     first.store.close()
+
+
+@pytest.fixture
+def proxied(firestore_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[LossyProxy]:
+    """A lossy proxy in front of an empty emulator, with the Firestore client pointed at it."""
+    firestore_emulator.clear("demo-firstaid")
+    proxy = LossyProxy(("127.0.0.1", firestore_emulator.port)).start()
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", proxy.host)
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "demo-firstaid")
+    monkeypatch.setenv("CHAT_STORE", "firestore")
+    yield proxy
+    proxy.stop()
+
+
+def test_a_lease_whose_response_was_lost_is_held_once(proxied: LossyProxy) -> None:
+    store = build_store(Settings.from_env())
+    now = datetime.now(UTC)
+    until = now + timedelta(minutes=1)
+    try:
+        assert store.acquire_client_slot("client:c", "a", 2, now, until)
+        api = store._client._firestore_api  # type: ignore[attr-defined]
+        original = api.batch_get_documents
+
+        def read_then_lose_the_write(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            responses = list(original(*args, **kwargs))
+            api.batch_get_documents = original
+            proxied.lose_next_response()  # the lease's write lands; its acknowledgement is lost
+            return iter(responses)
+
+        api.batch_get_documents = read_then_lose_the_write
+        assert store.acquire_client_slot("client:c", "b", 2, now, until) is True
+        assert proxied.lost == 1
+        assert store.acquire_client_slot("client:c", "x", 2, now, until) is False  # a and b, each once
+        store.release_client_slot("client:c", "b", now)
+        assert store.acquire_client_slot("client:c", "y", 2, now, until) is True
+    finally:
+        store.close()
