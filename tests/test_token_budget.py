@@ -16,6 +16,7 @@ from firstaid_chat.settings import Settings
 from firstaid_chat.store import Store, build_store
 
 from tests.fakes.gemini import Behaviour, FakeGemini
+from tests.reliability import report
 
 # The fake reports 12 prompt tokens plus a quarter of the last chunk's length: 62 tokens a turn here.
 REPLY = "x" * 200
@@ -88,6 +89,12 @@ def test_budget_trips_across_two_instances_and_the_offline_guide_answers_after_i
     assert len(tripped) == 1, "one log line per day, whichever instance notices first"
     assert tripped[0].tokens_used == 2 * TOKENS_PER_TURN  # type: ignore[attr-defined]
     assert tripped[0].levelname == "WARNING"
+    if store == "firestore":
+        outcome = (
+            "counted in sharded store counters by all instances (tested with two, on SQLite and the emulator); "
+            'past it, answers from the offline guide marked "source": "offline", one WARNING log line'
+        )
+        report.add("limits", "Gemini tokens per day", "DAILY_TOKEN_BUDGET=2000000", outcome)
 
 
 @pytest.mark.parametrize("store", ["sqlite", "firestore"])

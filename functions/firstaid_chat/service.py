@@ -164,6 +164,8 @@ class ChatService:
         claim: Claim | Turn | None = self._replay(session, request)
         lease = None
         if claim is None:
+            # The per-client limits come first: a refused request writes nothing else.
+            self._check_client_rate_limit(client)
             lease = self._take_client_slot(client)
             try:
                 claim = self._claim(session, request, client)
@@ -255,7 +257,6 @@ class ChatService:
         concurrent retry stored it), that stored turn is returned instead of a claim.
         """
         key = new_turn_key()
-        self._check_client_rate_limit(client)
         for _ in range(CLAIM_ATTEMPTS):
             now = self._clock()
             if session is not None:
