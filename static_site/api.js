@@ -2,9 +2,14 @@
 // (server-sent events read from fetch, since EventSource cannot POST), and
 // one error type that says what kind of failure happened.
 
-import { appCheckHeaders } from "./appcheck.js";
-
 export const CLIENT_TIMEOUT_MS = 60_000;
+
+// App Check headers (appcheck.js), loaded as the page starts; a page that cannot load the
+// module (offline, say) still works, and sends none.
+const appCheck = import("./appcheck.js").then(
+  (module) => module.appCheckHeaders,
+  () => async () => ({}),
+);
 
 /**
  * A failed request. `kind` is one of:
@@ -144,7 +149,7 @@ export class ChatApi {
     try {
       const response = await fetch(this.baseUrl + path, {
         method,
-        headers: { ...headers, ...(await appCheckHeaders()) },
+        headers: { ...headers, ...(await (await appCheck)()) },
         body,
         signal: controller.signal,
         mode: "cors",
