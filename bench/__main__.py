@@ -32,6 +32,7 @@ from bench.figures import (
 from bench.harness import Backends, BareGemini, backends, function_server, progress, scrub_environ
 from bench.harness import seed_conversation as seed
 from bench.report import Section, render, write_json
+from bench.spend import spend
 from bench.startup import cold_start, first_request, import_experiments, import_time
 
 DEFAULT_JSON = ROOT / "bench" / "results" / "latest.json"
@@ -180,6 +181,7 @@ def _meta(args: argparse.Namespace, plan: Plan, pace: Pace, seconds: float) -> d
 
 ORDER = (
     "firestore_ops",
+    "spend",
     "key_reads",
     "overhead",
     "streaming",
@@ -226,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
             sections["firestore_ops"].check(
                 "Firestore operations per turn", "not measured", "≤ 2 reads, ≤ 2 writes", None
             )
+        ops = sections["firestore_ops"]
+        sections["spend"] = _guarded("spend", "Cost of 1,000 turns", lambda: spend(ops))
         sections["store_calls"] = _guarded(
             "store_calls", "Store calls", lambda: store_calls(b, seeded, plan.store_calls)
         )

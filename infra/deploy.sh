@@ -210,7 +210,7 @@ FUNCTION_SETTINGS="FIRESTORE_DATABASE FIRESTORE_COLLECTION GEMINI_MODEL SYSTEM_I
   MAX_BODY_BYTES SESSION_TTL_HOURS REQUEST_TIMEOUT_SECONDS MODEL_ATTEMPT_TIMEOUT_SECONDS
   MODEL_MAX_ATTEMPTS STORE_TIMEOUT_SECONDS LOG_LEVEL MODEL_PROVIDER FALLBACK EMERGENCY_NUMBER
   CRISIS_LINE POISON_CENTRE RATE_LIMIT_SESSION_PER_MINUTE RATE_LIMIT_CLIENT_PER_MINUTE AUTH_MODE FIREBASE_PROJECT
-  FIREBASE_PROJECT_NUMBER"
+  FIREBASE_PROJECT_NUMBER CLIENT_CONCURRENT_TURNS DAILY_TOKEN_BUDGET"
 
 # Write the function's environment to $1 (for --env-vars-file, which, unlike
 # --set-env-vars, needs no escaping of the commas in ALLOWED_ORIGINS).
@@ -281,6 +281,13 @@ write_page() {
     cp -R "$SITE_SOURCE_PATH/." "$SITE/"
   fi
   printf '{"apiBaseUrl": %s}\n' "$(json_string "$FUNCTION_URL")" >"$SITE/config.json"
+  if [[ -n ${APP_CHECK_SITE_KEY:-} ]]; then
+    step "Bundling Firebase's App Check SDK into the page (scripts/build_page.py)"
+    python3 "$REPO_ROOT/scripts/build_page.py" --source "$SITE" --out "$SITE" --api-base-url "$FUNCTION_URL" \
+      --app-check-site-key "$APP_CHECK_SITE_KEY" --firebase-api-key "${FIREBASE_WEB_API_KEY:-}" \
+      --firebase-app-id "${FIREBASE_WEB_APP_ID:-}" --firebase-project-id "${FIREBASE_PROJECT:-$PROJECT_ID}" ||
+      die "the page could not be built with App Check (run npm ci first)"
+  fi
   note "config.json: $(<"$SITE/config.json")"
   if [[ $PAGE_HOSTING == none ]]; then
     step "Page written to $SITE"

@@ -218,8 +218,9 @@ resolve_config() {
   FUNCTION_SOURCE_PATH=$(absolute_path "${FUNCTION_SOURCE_DIR:-functions}")
   SITE_SOURCE_PATH=$(absolute_path "${SITE_SOURCE_DIR:-static_site}")
   # Collection groups whose documents carry expires_at: sessions, their turns
-  # subcollection, and the rate-limit counters.
-  TTL_COLLECTION_GROUPS="$FIRESTORE_COLLECTION turns ratelimits"
+  # subcollection, the rate-limit counters, the daily token count (its day
+  # marker and shards) and the per-client turn leases.
+  TTL_COLLECTION_GROUPS="$FIRESTORE_COLLECTION turns ratelimits token_budget token_shards client_turns"
 }
 
 # Read the Gemini API key into the variable named $1, from the file $2, from

@@ -4,6 +4,13 @@
 
 export const CLIENT_TIMEOUT_MS = 60_000;
 
+// App Check headers (appcheck.js), loaded as the page starts; a page that cannot load the
+// module (offline, say) still works, and sends none.
+const appCheck = import("./appcheck.js").then(
+  (module) => module.appCheckHeaders,
+  () => async () => ({}),
+);
+
 /**
  * A failed request. `kind` is one of:
  *   "http"     the server answered with an error status (see status, code)
@@ -142,7 +149,7 @@ export class ChatApi {
     try {
       const response = await fetch(this.baseUrl + path, {
         method,
-        headers,
+        headers: { ...headers, ...(await (await appCheck)()) },
         body,
         signal: controller.signal,
         mode: "cors",

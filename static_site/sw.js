@@ -18,6 +18,7 @@ const SHELL = [
   "guide.js",
   "rhythm.js",
   "speech.js",
+  "appcheck.js",
   "favicon.svg",
   "config.json",
   "guide.json",

@@ -92,6 +92,8 @@ def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SQLITE_PATH", str(tmp_path / "chat.sqlite3"))
     monkeypatch.setenv("RATE_LIMIT_SESSION_PER_MINUTE", "0")
     monkeypatch.setenv("RATE_LIMIT_CLIENT_PER_MINUTE", "0")
+    monkeypatch.setenv("CLIENT_CONCURRENT_TURNS", "0")
+    monkeypatch.setenv("DAILY_TOKEN_BUDGET", "0")
 
 
 @pytest.fixture(scope="session")

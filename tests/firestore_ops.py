@@ -19,6 +19,8 @@ class FirestoreOps:
             setattr(api, name, self._writes(name, getattr(api, name)))
         for name in ("begin_transaction", "rollback"):
             setattr(api, name, self._rpc(name, getattr(api, name)))
+        # An aggregation (count, sum) is billed as one document read per 1,000 index entries it scans.
+        api.run_aggregation_query = self._aggregation(api.run_aggregation_query)
 
     @property
     def reads(self) -> int:
@@ -39,6 +41,15 @@ class FirestoreOps:
         def call(*args: Any, **kwargs: Any) -> Any:
             self.counts["rpcs"] += 1
             self.counts[name] += 1
+            return method(*args, **kwargs)
+
+        return call
+
+    def _aggregation(self, method: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.counts["rpcs"] += 1
+            self.counts["reads"] += 1
+            self.counts["run_aggregation_query"] += 1
             return method(*args, **kwargs)
 
         return call

@@ -27,6 +27,8 @@ def function_env(gemini_url: str, **overrides: str) -> dict[str, str]:
         "MODEL_PROVIDER": "gemini",
         "RATE_LIMIT_SESSION_PER_MINUTE": "0",
         "RATE_LIMIT_CLIENT_PER_MINUTE": "0",
+        "CLIENT_CONCURRENT_TURNS": "0",
+        "DAILY_TOKEN_BUDGET": "0",
         **overrides,
     }
 

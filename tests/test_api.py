@@ -81,7 +81,7 @@ def test_model_settings_from_config_reach_gemini(gemini: FakeGemini, make_client
 def test_default_persona_is_the_first_aid_assistant(client: Any, gemini: FakeGemini) -> None:
     post_chat(client, {"message": "hi"})
     instruction = gemini.requests[0].body["systemInstruction"]["parts"][0]["text"]
-    assert instruction.startswith("You are a professional first-aid assistant.")
+    assert instruction.startswith("You are a first-aid assistant.")
 
 
 def test_only_recent_history_that_fits_the_budget_is_sent(gemini: FakeGemini, make_client: Any) -> None:

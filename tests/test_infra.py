@@ -191,7 +191,7 @@ def test_ttl_is_set_on_sessions_turns_and_ratelimits(infra: Infra, key_file: Pat
     infra.run("deploy.sh", "--key-file", str(key_file))
     updates = infra.called("firestore", "fields", "ttls", "update", "expires_at")
     groups = {arg.split("=", 1)[1] for argv in updates for arg in argv if arg.startswith("--collection-group=")}
-    assert groups == {"sessions", "turns", "ratelimits"}
+    assert groups == {"sessions", "turns", "ratelimits", "token_budget", "token_shards", "client_turns"}
 
 
 def project_roles_of(infra: Infra, account: str) -> set[str]:
@@ -450,7 +450,7 @@ def test_teardown_yes_keeps_data_without_delete_data(infra: Infra) -> None:
 def test_teardown_delete_data_removes_only_the_apps_collections(infra: Infra) -> None:
     infra.run("teardown.sh", "--yes", "--delete-data", GCLOUD_SHIM_EXISTING="all")
     (bulk_delete,) = infra.called("firestore", "bulk-delete")
-    assert "--collection-ids=sessions,turns,ratelimits" in bulk_delete
+    assert "--collection-ids=sessions,turns,ratelimits,token_budget,token_shards,client_turns" in bulk_delete
 
 
 def test_teardown_skips_what_does_not_exist(infra: Infra) -> None:
@@ -608,3 +608,60 @@ def test_scripts_are_executable_and_stop_on_errors(script: str) -> None:
     path = INFRA / script
     assert os.access(path, os.X_OK)
     assert "set -euo pipefail" in path.read_text()
+
+
+# ------------------------------------------------------ deploy: App Check ----
+
+
+def _needs_node_modules() -> None:
+    if not (REPO / "node_modules" / ".bin" / "esbuild").exists():
+        if IN_CI:
+            pytest.fail("node_modules is required when CI=true (npm ci)")
+        pytest.skip("node_modules is not installed (npm ci)")
+
+
+APP_CHECK_ENV = {
+    "GCLOUD_SHIM_EXISTING": "all",
+    "PAGE_HOSTING": "none",
+    "PAGE_ORIGIN": "https://demo-project.web.app",
+    "AUTH_MODE": "app_check",
+    "FIREBASE_PROJECT_NUMBER": "123456789",
+    "APP_CHECK_SITE_KEY": "6LcTestSiteKeyForAppCheckOnThePage0000",
+    "FIREBASE_WEB_API_KEY": "AIzaTestWebApiKeyNotASecret",
+    "FIREBASE_WEB_APP_ID": "1:123456789:web:abc123",
+}
+
+
+def test_app_check_site_key_bundles_the_sdk_into_the_page(infra: Infra) -> None:
+    _needs_node_modules()
+    work = infra.tmp / "work"
+    result = infra.run(
+        "deploy.sh", INFRA_WORK_DIR=str(work), SITE_SOURCE_DIR=str(REPO / "static_site"), **APP_CHECK_ENV
+    )
+    assert result.returncode == 0, result.stderr
+    site = work / "site"
+    config = json.loads((site / "config.json").read_text())
+    assert config["apiBaseUrl"] == FUNCTION_URL
+    assert config["appCheck"] == {
+        "siteKey": APP_CHECK_ENV["APP_CHECK_SITE_KEY"],
+        "firebase": {
+            "apiKey": "AIzaTestWebApiKeyNotASecret",
+            "appId": "1:123456789:web:abc123",
+            "projectId": "demo-project",
+        },
+    }
+    bundle = (site / "vendor" / "firebase-app-check.js").read_text()
+    assert "exchangeRecaptchaEnterpriseToken" in bundle
+    csp = (site / "index.html").read_text()
+    assert "script-src 'self' https://www.google.com/recaptcha/ https://www.gstatic.com/recaptcha/;" in csp
+    assert "frame-src https://www.google.com/recaptcha/" in csp
+    assert "recaptcha" not in (REPO / "static_site" / "index.html").read_text(), "the repository's page is unchanged"
+
+
+def test_app_check_without_the_web_app_id_stops_the_deploy_with_a_reason(infra: Infra) -> None:
+    _needs_node_modules()
+    work = infra.tmp / "work"
+    env = {**APP_CHECK_ENV, "FIREBASE_WEB_APP_ID": ""}
+    result = infra.run("deploy.sh", INFRA_WORK_DIR=str(work), SITE_SOURCE_DIR=str(REPO / "static_site"), **env)
+    assert result.returncode != 0
+    assert "appId" in result.stderr and "npm ci" in result.stderr

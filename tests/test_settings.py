@@ -13,7 +13,8 @@ def test_defaults_need_no_cloud_account() -> None:
     assert not settings.uses_gemini
     assert settings.gemini_model == "gemini-2.5-flash"
     assert settings.emergency_number == "112"
-    assert settings.system_instruction.startswith("You are a professional first-aid assistant.")
+    assert settings.system_instruction.startswith("You are a first-aid assistant.")
+    assert "Call 112 now." in settings.system_instruction
 
 
 def test_a_key_switches_auto_to_gemini() -> None:

@@ -8,6 +8,7 @@ from ``ChatService``. Every error becomes the JSON envelope from
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import re
@@ -399,7 +400,26 @@ def _request_id(request: flask.Request, project: str | None) -> dict[str, str]:
 def _client_address(request: flask.Request) -> str:
     # Google's front end appends the caller's address last; earlier entries are the caller's own claims.
     forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",") if part.strip()]
-    return forwarded[-1] if forwarded else (request.remote_addr or "unknown")
+    return client_key(forwarded[-1] if forwarded else (request.remote_addr or "unknown"))
+
+
+def client_key(address: str) -> str:
+    """Who the per-client limits count: a full IPv4 address, or an IPv6 address's /64 prefix.
+
+    One IPv6 subscriber is usually given a whole /64 and can rotate through its 2**64
+    addresses at will, so counting single IPv6 addresses would hand out a fresh
+    allowance per address. An IPv4-mapped IPv6 address counts as its IPv4 address.
+    Anything that is not an address is counted as the text it is.
+    """
+    try:
+        parsed = ipaddress.ip_address(address.strip("[]").split("%")[0])
+    except ValueError:
+        return address[:64]
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return str(parsed)
 
 
 def _loggable_path(path: str) -> str:

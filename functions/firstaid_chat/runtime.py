@@ -33,10 +33,28 @@ def build_models(settings: Settings) -> tuple[Model, Model | None]:
     return gemini, offline if settings.fallback == "offline" else None
 
 
-def build_api(settings: Settings) -> ChatApi:
+def build_service(settings: Settings) -> ChatService:
+    """One instance's service: its store, its models and its view of the daily token budget."""
     model, fallback = build_models(settings)
-    service = ChatService(settings, build_store(settings), model, fallback=fallback)
-    return ChatApi(settings, service, build_authenticator(settings))
+    store = build_store(settings)
+    budget = None
+    offline = fallback
+    if settings.daily_token_budget and settings.uses_gemini:
+        from .budget import TokenBudget
+        from .model.offline import OfflineModel
+
+        budget = TokenBudget(store, settings.daily_token_budget, check_seconds=settings.token_budget_check_seconds)
+        if offline is None:
+            offline = OfflineModel(
+                emergency_number=settings.emergency_number,
+                crisis_line=settings.crisis_line,
+                poison_centre=settings.poison_centre,
+            )
+    return ChatService(settings, store, model, fallback=fallback, budget=budget, offline=offline)
+
+
+def build_api(settings: Settings) -> ChatApi:
+    return ChatApi(settings, build_service(settings), build_authenticator(settings))
 
 
 def get_api(settings: Settings) -> ChatApi:

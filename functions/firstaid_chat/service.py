@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from .budget import TokenBudget
 from .conversation import Claim, Session, Stored, Turn, TurnDraft, new_session_id, new_turn_key, text_hash
 from .errors import (
     ClientMessageIdReused,
@@ -43,6 +44,10 @@ BLOCKED_REPLY = (
 )
 WITHHELD_NOTE = "\n\n(The rest of this reply was withheld by a safety filter.)"
 CUT_SHORT_NOTE = "\n\n(This reply was cut short. Ask me to continue if you need more.)"
+BUDGET_NOTICE = (
+    "_Offline mode: the AI assistant has reached today's usage limit, "
+    "so this answer comes from the built-in first-aid guide._\n\n"
+)
 RATE_WINDOW_SECONDS = 60
 # How often a turn re-checks and retries its claim when the session changed under it.
 CLAIM_ATTEMPTS = 5
@@ -126,11 +131,16 @@ class ChatService:
         fallback: Model | None = None,
         clock: Callable[[], datetime] = _utcnow,
         monotonic: Callable[[], float] = time.monotonic,
+        budget: TokenBudget | None = None,
+        offline: Model | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.model = model
         self.fallback = fallback
+        # The daily token budget, and who answers once it is spent (the offline guide).
+        self.budget = budget
+        self.offline = offline or fallback
         self._clock = clock
         self._monotonic = monotonic
 
@@ -149,8 +159,19 @@ class ChatService:
         timeout = self.settings.request_timeout_seconds
         deadline = started + timeout - min(self.settings.store_timeout_seconds, timeout / 4)
         session = self._load(request.session_id) if request.session_id else None
-        claim = self._replay(session, request) or self._claim(session, request, client)
+        claim: Claim | Turn | None = self._replay(session, request)
+        lease = None
+        if claim is None:
+            # The per-client limits come first: a refused request writes nothing else.
+            self._check_client_rate_limit(client)
+            lease = self._take_client_slot(client)
+            try:
+                claim = self._claim(session, request, client)
+            except BaseException:
+                self._give_back_client_slot(client, lease)
+                raise
         if isinstance(claim, Turn):
+            self._give_back_client_slot(client, lease)
             # A retry of a stored message: its stored reply, and no model call.
             session_id = request.session_id or ""
             yield Started(session_id)
@@ -177,6 +198,7 @@ class ChatService:
         finally:
             if outcome is None:
                 self.store.release_turn(claim, self._clock())
+            self._give_back_client_slot(client, lease)
         stored, reply = outcome
         self._log_turn(stored.turn, reply, started, disconnected)
         if not disconnected:
@@ -247,7 +269,6 @@ class ChatService:
         concurrent retry stored it), that stored turn is returned instead of a claim.
         """
         key = new_turn_key()
-        self._check_client_rate_limit(client)
         for _ in range(CLAIM_ATTEMPTS):
             now = self._clock()
             if session is not None:
@@ -266,6 +287,30 @@ class ChatService:
                 if replay is not None:
                     return replay
         raise StoreUnavailable()
+
+    def _take_client_slot(self, client: str) -> str | None:
+        """One of the client's concurrent-turn slots (a lease id), or ``RateLimited`` when all are held.
+
+        Shared by all instances through the store, so one client cannot hold every slot of
+        the deployment. Taken before the session is claimed, so a refused turn writes nothing.
+        """
+        cap = self.settings.client_concurrent_turns
+        if not cap:
+            return None
+        lease = new_turn_key()
+        now = self._clock()
+        until = now + timedelta(seconds=self.settings.request_timeout_seconds)
+        if not self.store.acquire_client_slot(f"client:{client}", lease, cap, now, until):
+            raise RateLimited(
+                "Too many replies are being written for you at once. Wait for one to finish.",
+                retry_after=TURN_IN_PROGRESS_RETRY_SECONDS,
+                code="too_many_turns",
+            )
+        return lease
+
+    def _give_back_client_slot(self, client: str, lease: str | None) -> None:
+        if lease is not None:
+            self.store.release_client_slot(f"client:{client}", lease, self._clock())
 
     def _texts(self, chunks: Iterator[Chunk], reply: _Reply, lead: str) -> Iterator[str]:
         """The reply's text pieces, with the emergency lead first and honest notes where needed."""
@@ -286,6 +331,10 @@ class ChatService:
 
     def _reply_chunks(self, prompt: Prompt, reply: _Reply, language: str = "en") -> Iterator[Chunk]:
         """The model's chunks, or the offline guide's when the model fails before its first word."""
+        if self._budget_spent():
+            assert self.offline is not None
+            yield from self._offline_chunks(prompt, reply, BUDGET_NOTICE)
+            return
         reply.source = self.model.source
         produced = False
         try:
@@ -293,6 +342,7 @@ class ChatService:
                 self._note(chunk, reply)
                 produced = produced or bool(chunk.text) or chunk.prompt_blocked
                 yield chunk
+            self._spend(reply)
             if (
                 not produced
                 and reply.finish_reason not in BLOCKED_FINISH_REASONS
@@ -303,12 +353,31 @@ class ChatService:
             if produced or self.fallback is None:
                 raise
             log.warning("model failed; answering from the offline guide", extra={"error_code": exc.code})
-            reply.source = self.fallback.source
-            reply.finish_reason = "STOP"
-            yield Chunk(text=lead_text(language, "fallback_notice") + "\n\n")
-            for chunk in self.fallback.stream(prompt):
-                self._note(chunk, reply)
-                yield chunk
+            notice = lead_text(language, "fallback_notice") + "\n\n"
+            yield from self._offline_chunks(prompt, reply, notice, self.fallback)
+
+    def _offline_chunks(
+        self, prompt: Prompt, reply: _Reply, notice: str, model: Model | None = None
+    ) -> Iterator[Chunk]:
+        """The offline guide's answer, after a line saying why it answers."""
+        model = model or self.offline
+        assert model is not None
+        reply.source = model.source
+        reply.finish_reason = "STOP"
+        yield Chunk(text=notice)
+        for chunk in model.stream(prompt):
+            self._note(chunk, reply)
+            yield chunk
+
+    def _budget_spent(self) -> bool:
+        """Whether the daily token budget keeps Gemini from answering (the offline guide answers)."""
+        if self.budget is None or self.offline is None or self.model.source == self.offline.source:
+            return False
+        return self.budget.exhausted(self._clock())
+
+    def _spend(self, reply: _Reply) -> None:
+        if self.budget is not None and reply.usage is not None:
+            self.budget.record(reply.usage.total_tokens, self._clock())
 
     @staticmethod
     def _note(chunk: Chunk, reply: _Reply) -> None:

@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DEFAULT_SYSTEM_INSTRUCTION = (
-    "You are a professional first-aid assistant. Provide clear, step-by-step emergency instructions."
-)
+# The default system instruction (a data file): keeps Gemini to first aid, in the person's
+# language, leading with the emergency number; ``{emergency_number}`` becomes EMERGENCY_NUMBER.
+SYSTEM_INSTRUCTION_FILE = Path(__file__).with_name("system_instruction.txt")
+DEFAULT_SYSTEM_INSTRUCTION = SYSTEM_INSTRUCTION_FILE.read_text(encoding="utf-8").strip()
 
 # Gemini's harm categories and the thresholds we accept; a first-aid assistant must be
 # able to talk about injuries and bleeding, so dangerous content is only blocked when
@@ -105,6 +106,9 @@ class Settings:
     poison_centre: str | None = None
     rate_limit_session_per_minute: int = 10
     rate_limit_client_per_minute: int = 30
+    client_concurrent_turns: int = 4
+    daily_token_budget: int = 2_000_000
+    token_budget_check_seconds: float = 10.0
     auth_mode: str = "none"
     firebase_project: str | None = None
     firebase_project_number: str | None = None
@@ -140,7 +144,9 @@ class Settings:
             gemini_api_key_secret=env.secret_version("GEMINI_API_KEY_SECRET"),
             secret_manager_endpoint=env.optional("SECRET_MANAGER_ENDPOINT"),
             gemini_model=env.text("GEMINI_MODEL", "gemini-2.5-flash"),
-            system_instruction=env.text("SYSTEM_INSTRUCTION", DEFAULT_SYSTEM_INSTRUCTION),
+            system_instruction=env.text("SYSTEM_INSTRUCTION", DEFAULT_SYSTEM_INSTRUCTION).replace(
+                "{emergency_number}", emergency_number
+            ),
             safety_settings=env.safety_settings("SAFETY_SETTINGS", DEFAULT_SAFETY_SETTINGS),
             temperature=env.number("TEMPERATURE", 0.3, 0.0, 2.0),
             max_output_tokens=env.integer("MAX_OUTPUT_TOKENS", 1024, 1, 65_536),
@@ -160,6 +166,9 @@ class Settings:
             poison_centre=env.contact_line("POISON_CENTRE", poison_default),
             rate_limit_session_per_minute=env.integer("RATE_LIMIT_SESSION_PER_MINUTE", 10, 0, 100_000),
             rate_limit_client_per_minute=env.integer("RATE_LIMIT_CLIENT_PER_MINUTE", 30, 0, 100_000),
+            client_concurrent_turns=env.integer("CLIENT_CONCURRENT_TURNS", 4, 0, 10_000),
+            daily_token_budget=env.integer("DAILY_TOKEN_BUDGET", 2_000_000, 0, 10**12),
+            token_budget_check_seconds=env.number("TOKEN_BUDGET_CHECK_SECONDS", 10.0, 0.0, 3600.0),
             auth_mode=env.choice("AUTH_MODE", "none", ("none", "firebase_id_token", "app_check")),
             firebase_project=env.optional("FIREBASE_PROJECT"),
             firebase_project_number=env.optional("FIREBASE_PROJECT_NUMBER"),

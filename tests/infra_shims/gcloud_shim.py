@@ -97,7 +97,7 @@ def main(argv: list[str]) -> int:
             print("1")
     elif starts_with(argv, "firestore", "fields", "ttls", "list"):
         if exists("ttl"):
-            for group in ("sessions", "turns", "ratelimits"):
+            for group in ("sessions", "turns", "ratelimits", "token_budget", "token_shards", "client_turns"):
                 name = f"projects/p/databases/(default)/collectionGroups/{group}/fields/expires_at"
                 print(f"{name}\tACTIVE")
     elif starts_with(argv, "storage", "rsync") or starts_with(argv, "storage", "cp"):

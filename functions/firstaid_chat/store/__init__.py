@@ -107,6 +107,24 @@ class Store(Protocol):
         Counts at most once per call, even when a response is lost (never retried).
         """
 
+    def add_tokens(self, day: str, tokens: int, now: datetime) -> None:
+        """Add Gemini ``tokens`` to the count of ``day`` (UTC ``YYYY-MM-DD``) shared by all instances.
+
+        One write, never retried and never raising: a lost count is logged and dropped.
+        """
+
+    def tokens_used(self, day: str) -> int:
+        """The tokens every instance counted on ``day`` (one aggregation read on Firestore)."""
+
+    def mark_budget_spent(self, day: str, now: datetime) -> bool:
+        """Record that the day's token budget ran out: True for the first caller of the day only."""
+
+    def acquire_client_slot(self, client: str, lease: str, cap: int, now: datetime, until: datetime) -> bool:
+        """Take one of ``client``'s ``cap`` turn slots as ``lease`` until ``until``; False when all are held."""
+
+    def release_client_slot(self, client: str, lease: str, now: datetime) -> None:
+        """Give a slot back (best effort, never raises: an unreleased lease lapses at its ``until``)."""
+
     def close(self) -> None:
         """Release connections."""
 

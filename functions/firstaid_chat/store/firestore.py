@@ -46,6 +46,7 @@ from ..errors import SessionNotFound, StoreUnavailable, TurnSuperseded
 from ..history import recent_tail
 from ..settings import Settings
 from . import ClaimConflict, tail_chars_for
+from .firestore_counters import FirestoreCounters
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ def turn_document_id(seq: int, client_message_id: str | None) -> str:
     return f"{seq:08d}"
 
 
-class FirestoreStore:
+class FirestoreStore(FirestoreCounters):
     """A Store on Cloud Firestore (or its emulator, when FIRESTORE_EMULATOR_HOST is set)."""
 
     def __init__(

@@ -22,6 +22,7 @@ from ..errors import SessionNotFound, StoreUnavailable, TurnSuperseded
 from ..history import recent_tail
 from ..settings import Settings
 from . import ClaimConflict, tail_chars_for
+from .sqlite_counters import COUNTER_SCHEMA, SQLiteCounters
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -93,7 +94,7 @@ def _turn(row: sqlite3.Row) -> Turn:
     )
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteCounters):
     """A Store in one SQLite file, one connection per thread, writes serialised by SQLite."""
 
     def __init__(
@@ -109,7 +110,7 @@ class SQLiteStore:
         if self._path != ":memory:":
             Path(self._path).parent.mkdir(parents=True, exist_ok=True)
         with self._write() as db:
-            for statement in SCHEMA.split(";"):
+            for statement in (SCHEMA + COUNTER_SCHEMA).split(";"):
                 if statement.strip():
                     db.execute(statement)
             for table, column, declaration in ADDED_COLUMNS:
