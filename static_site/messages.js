@@ -97,7 +97,7 @@ export function createReplyBubble(list) {
       item.remove();
     },
     plainText() {
-      return content.textContent;
+      return spokenText(content);
     },
   };
 }
@@ -117,13 +117,18 @@ function emergencyBanner(value, cpr) {
   return banner;
 }
 
+/** A reply's text with a line break between paragraphs and list items, so they are read as sentences. */
+function spokenText(content) {
+  return (content.innerText || content.textContent).trim();
+}
+
 function replyActions(content, cpr) {
   const buttons = [];
   if (hooks.readAloud) {
     const read = el("button", "button button-quiet button-small read-aloud", t("read_aloud"));
     read.type = "button";
     read.setAttribute("aria-pressed", "false");
-    read.addEventListener("click", () => hooks.readAloud(content.textContent, read));
+    read.addEventListener("click", () => hooks.readAloud(spokenText(content), read));
     buttons.push(read);
   }
   if (cpr && hooks.startRhythm) buttons.push(rhythmButton("button button-quiet button-small"));

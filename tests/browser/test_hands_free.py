@@ -44,13 +44,29 @@ def test_each_reply_can_be_read_aloud_in_its_language(chat: ChatPage, fake_gemin
     fake_gemini.enqueue(Behaviour(chunks=["اضغط على الجرح بقوة."]))
     chat.context.add_init_script(RECORD_SPEECH)
     chat.open()
-    chat.send("نزيف")
+    chat.send("كيف أنظف جرحا صغيرا؟")  # "how do I clean a small cut?": no emergency lead
     chat.wait_for_replies(1)
     button = chat.page.locator("#messages .message-model").get_by_role("button", name="Read aloud")
     expect(button).to_be_visible()
     button.click()
     spoken = chat.page.evaluate("window.__spoken")
     assert spoken == [{"text": "اضغط على الجرح بقوة.", "lang": "ar"}]
+
+
+def test_an_emergency_reply_is_read_aloud_call_first_as_separate_sentences(
+    chat: ChatPage, fake_gemini: FakeGemini
+) -> None:
+    fake_gemini.enqueue(Behaviour(chunks=["اضغط على الجرح بقوة."]))
+    chat.context.add_init_script(RECORD_SPEECH)
+    chat.open()
+    chat.send("نزيف")  # "bleeding": the reply leads with the call, in Arabic
+    chat.wait_for_replies(1)
+    chat.page.locator("#messages .message-model").get_by_role("button", name="Read aloud").click()
+    [spoken] = chat.page.evaluate("window.__spoken")
+    assert spoken["lang"] == "ar"
+    assert spoken["text"].startswith("اتصل بالرقم 112")
+    _, _, rest = spoken["text"].partition("\n")
+    assert rest.strip().endswith("اضغط على الجرح بقوة.")
 
 
 def test_speech_controls_are_hidden_where_the_browser_has_none(chat: ChatPage) -> None:
