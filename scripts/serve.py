@@ -51,6 +51,8 @@ def main() -> int:
         **{k: v for k, v in os.environ.items() if k not in ("PORT",)},
     }
     mode = "Gemini" if env.get("GEMINI_API_KEY") or env.get("GEMINI_API_KEY_SECRET") else "the offline first-aid guide"
+    if env.get("GEMINI_BACKEND") == "vertex":
+        mode = "Gemini on Vertex AI"
     if env.get("MODEL_PROVIDER") == "offline":
         mode = "the offline first-aid guide"
 
