@@ -272,7 +272,7 @@ ensure_firebase_cli() {
     command -v npm >/dev/null ||
       die "npm not found: PAGE_HOSTING=firebase needs Node.js 20+ and npm for the Firebase CLI (Cloud Shell has them)"
   fi
-  run npm ci --prefix "$INFRA_DIR" --no-audit --no-fund
+  run npm ci --prefix "$INFRA_DIR" --no-audit --no-fund --ignore-scripts
 }
 
 # Read the Gemini API key into the variable named $1, from the file $2, from

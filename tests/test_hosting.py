@@ -11,7 +11,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -55,10 +57,10 @@ def validate(config: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def render(out: Path, public: str = "site", site: str = "demo-firstaid") -> Path:
+def render(out: Path, public: str = "site", site: str = "demo-firstaid", api_origin: str = API_ORIGIN) -> Path:
     """The configuration the deploy writes, from the repository's firebase.json."""
     subprocess.run(
-        [node(), str(HOSTING_CONFIG), str(REPO / "firebase.json"), str(out), public, site, API_ORIGIN],
+        [node(), str(HOSTING_CONFIG), str(REPO / "firebase.json"), str(out), public, site, api_origin],
         check=True,
         timeout=60,
     )
@@ -105,17 +107,12 @@ def free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="module")
-def hosting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The Hosting emulator serving the page as deployed; yields its base URL."""
+@contextlib.contextmanager
+def hosting_emulator(site: Path, api_origin: str, work: Path) -> Iterator[str]:
+    """Serve the directory `site` as the deploy would (its firebase.json copy, CSP naming
+    `api_origin`) with the Firebase CLI's Hosting emulator; yields the page's base URL."""
     firebase = pinned_firebase()
-    work = tmp_path_factory.mktemp("hosting")
-    shutil.copytree(REPO / "static_site", work / "site")
-    (work / "site" / "config.json").write_text(json.dumps({"apiBaseUrl": API_ORIGIN}))
-    if not (work / "site" / "sw.js").exists():  # the page's service worker, where the page has none yet
-        (work / "site" / "sw.js").write_text("self.addEventListener('fetch', () => {});\n")
-    (work / "site" / "guide.json").write_text('{"topics": []}\n')
-    config_path = render(work / "firebase.json")
+    config_path = render(work / "firebase.json", public=os.path.relpath(site, work), api_origin=api_origin)
     config = json.loads(config_path.read_text())
     port = free_port()
     config["emulators"] = {
@@ -127,35 +124,63 @@ def hosting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     config_path.write_text(json.dumps(config))
     home = work / "home"
     env = offline_firebase_env(home)
-    log = (work / "emulator.log").open("w")
-    process = subprocess.Popen(
-        [firebase, "emulators:start", "--only", "hosting", "--project", "demo-firstaid", "--config", str(config_path)],
-        cwd=home,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, (work / "emulator.log").read_text()
-            assert time.monotonic() < deadline, "the Hosting emulator did not start in 60 s"
-            try:
-                urllib.request.urlopen(url + "/", timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
+    log_path = work / "emulator.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [
+                firebase,
+                "emulators:start",
+                "--only",
+                "hosting",
+                "--project",
+                "demo-firstaid",
+                "--config",
+                str(config_path),
+            ],
+            cwd=home,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        url = f"http://127.0.0.1:{port}"
         try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        log.close()
+            deadline = time.monotonic() + 60
+            while True:
+                assert process.poll() is None, log_path.read_text()
+                assert time.monotonic() < deadline, "the Hosting emulator did not start in 60 s"
+                try:
+                    urllib.request.urlopen(url + "/", timeout=1).close()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+
+def deployed_site(work: Path, api_url: str) -> Path:
+    """A copy of static_site/ as the deploy uploads it: config.json naming the API, the guide, a service worker."""
+    site = work / "site"
+    shutil.copytree(REPO / "static_site", site)
+    (site / "config.json").write_text(json.dumps({"apiBaseUrl": api_url}))
+    if not (site / "sw.js").exists():  # the page's service worker, where the page has none yet
+        (site / "sw.js").write_text("self.addEventListener('fetch', () => {});\n")
+    if not (site / "guide.json").exists():
+        (site / "guide.json").write_text('{"topics": []}\n')
+    return site
+
+
+@pytest.fixture(scope="module")
+def hosting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    work = tmp_path_factory.mktemp("hosting")
+    with hosting_emulator(deployed_site(work, API_ORIGIN), API_ORIGIN, work) as url:
+        yield url
 
 
 def headers_of(url: str) -> dict[str, str]:

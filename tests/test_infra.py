@@ -519,6 +519,26 @@ def test_dry_run_calls_no_gcloud(infra: Infra) -> None:
     assert KEY not in result.stdout + result.stderr
 
 
+def test_dry_run_on_a_fresh_project_shows_hosting_and_a_database_scoped_role(infra: Infra) -> None:
+    result = infra.run("deploy.sh", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "+ firebase projects:addfirebase demo-project --non-interactive" in lines
+    assert any(line.startswith("+ firebase deploy --only hosting --config ") for line in lines)
+    (datastore,) = [line for line in lines if "--role=roles/datastore.user" in line]
+    assert 'resource.name=="projects/demo-project/databases/firstaid-chat"' in datastore
+    assert "    Page:      https://demo-project.web.app/" in lines
+    assert "storage buckets" not in result.stdout
+
+
+def test_dry_run_with_vertex_shows_no_secret_and_the_vertex_ai_role(infra: Infra) -> None:
+    result = infra.run("deploy.sh", "--dry-run", GEMINI_BACKEND="vertex")
+    assert result.returncode == 0, result.stderr
+    commands = [line for line in result.stdout.splitlines() if line.startswith("+ ")]
+    assert [line for line in commands if "secret" in line] == []
+    assert any("--role=roles/aiplatform.user" in line for line in commands)
+
+
 # --------------------------------------------------------------- teardown ----
 
 DESTRUCTIVE = ("delete", "rm", "bulk-delete", "remove-iam-policy-binding", "hosting:disable")
