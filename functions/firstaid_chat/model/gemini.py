@@ -150,6 +150,7 @@ class GeminiModel:
                 # Vertex AI: no access token for the instance's identity. google-auth has
                 # already retried what it could, so this attempt is the last.
                 self._wait_or_raise(ModelUnavailable(), attempt, False, type(exc).__name__, prompt.deadline)
+                continue
             yield from self._chunks(first, response, prompt.deadline)
             return
 
