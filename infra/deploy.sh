@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Deploy the first-aid chat: Firestore, the Gemini key secret, a least-privilege
-# service account, the function, and the static page in a public bucket.
+# Deploy the first-aid chat: a Firestore database of its own, the Gemini key
+# secret (or Vertex AI access, no key), a least-privilege service account, the
+# function, and the static page on Firebase Hosting (its own origin).
 # Safe to re-run: existing resources are kept, the function and the page are
 # updated. See infra/README.md.
 set -euo pipefail
@@ -10,13 +11,17 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
   cat <<'EOF'
-Usage: infra/deploy.sh [--dry-run] [--key-file PATH|-]
+Usage: infra/deploy.sh [--dry-run] [--key-file PATH|-] [--shared-origin]
 
-  --dry-run        Print every gcloud command instead of running it (assumes a
-                   fresh project; needs no credentials).
+  --dry-run        Print every gcloud and firebase command instead of running
+                   it (assumes a fresh project; needs no credentials).
   --key-file PATH  Store the Gemini API key read from PATH as a new secret
                    version; "-" reads it from standard input. Without it, the
                    deploy prompts for the key only if the secret has none yet.
+                   Not with GEMINI_BACKEND=vertex, which uses no key.
+  --shared-origin  Required with PAGE_HOSTING=gcs: accept serving the page from
+                   https://storage.googleapis.com, an origin every public
+                   bucket shares (see infra/README.md, "Where the page lives").
 
 Settings: infra/config.env, overridden by the file INFRA_CONFIG names and then
 by environment variables of the same names.
@@ -24,6 +29,7 @@ EOF
 }
 
 KEY_FILE=""
+SHARED_ORIGIN=false
 while (($#)); do
   case $1 in
     --dry-run) DRY_RUN=true ;;
@@ -33,6 +39,7 @@ while (($#)); do
       shift
       ;;
     --key-file=*) KEY_FILE=${1#--key-file=} ;;
+    --shared-origin) SHARED_ORIGIN=true ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" ;;
   esac
@@ -60,6 +67,18 @@ check_settings() {
     die "CONCURRENCY above 1 needs CPU of at least 1, got CPU=$CPU"
   fi
   ((10#$MIN_INSTANCES <= 10#$MAX_INSTANCES)) || die "MIN_INSTANCES must not exceed MAX_INSTANCES"
+  [[ $FIRESTORE_DATABASE == "(default)" || $FIRESTORE_DATABASE =~ ^[a-z][a-z0-9-]{2,61}[a-z0-9]$ ]] ||
+    die "FIRESTORE_DATABASE must be (default) or 4-63 lower-case letters, digits and hyphens, got '$FIRESTORE_DATABASE'"
+  if [[ $GEMINI_BACKEND == vertex && -n $KEY_FILE ]]; then
+    die "GEMINI_BACKEND=vertex calls Gemini as the function's service account and stores no key: drop --key-file"
+  fi
+  if [[ $PAGE_HOSTING == gcs ]]; then
+    $SHARED_ORIGIN || die "PAGE_HOSTING=gcs serves the page from https://storage.googleapis.com, an origin every
+public bucket shares: any other bucket's page could read this page's session ids. Use the
+default PAGE_HOSTING=firebase, or pass --shared-origin to accept that (demos only)."
+    note "warning: --shared-origin: the page's origin https://storage.googleapis.com is shared by every"
+    note "public bucket; do not use this for real users (infra/README.md, \"Where the page lives\")."
+  fi
   [[ $ALLOW_UNAUTHENTICATED == true || $ALLOW_UNAUTHENTICATED == false ]] ||
     die "ALLOW_UNAUTHENTICATED must be true or false, got '$ALLOW_UNAUTHENTICATED'"
   if [[ $ALLOW_UNAUTHENTICATED == false ]]; then
@@ -71,12 +90,18 @@ check_settings() {
   [[ -f $FUNCTION_SOURCE_PATH/main.py ]] || missing+=" $FUNCTION_SOURCE_PATH/main.py"
   [[ -f $FUNCTION_SOURCE_PATH/requirements.txt ]] || missing+=" $FUNCTION_SOURCE_PATH/requirements.txt"
   [[ -f $SITE_SOURCE_PATH/index.html ]] || missing+=" $SITE_SOURCE_PATH/index.html"
+  if [[ $PAGE_HOSTING == firebase ]]; then
+    [[ -f $HOSTING_CONFIG_PATH ]] || missing+=" $HOSTING_CONFIG_PATH"
+  fi
   if [[ -n $missing ]]; then
     $DRY_RUN || die "missing:$missing"
     note "warning: missing:$missing (a real deploy would stop here)"
   fi
   if ! $DRY_RUN; then
     command -v gcloud >/dev/null || die "gcloud not found: install the Google Cloud CLI (see infra/README.md)"
+    if [[ $PAGE_HOSTING == firebase ]]; then
+      command -v node >/dev/null || die "node not found: PAGE_HOSTING=firebase needs Node.js 20+ (Cloud Shell has it)"
+    fi
   fi
 }
 
@@ -86,12 +111,18 @@ enable_apis() {
   step "Enabling APIs"
   # Already-enabled services are a no-op. Cloud Build and Artifact Registry
   # build the function's container; Cloud Run serves it.
-  run gcloud services enable \
-    cloudfunctions.googleapis.com run.googleapis.com cloudbuild.googleapis.com \
-    artifactregistry.googleapis.com firestore.googleapis.com \
-    secretmanager.googleapis.com iam.googleapis.com logging.googleapis.com \
-    storage.googleapis.com cloudresourcemanager.googleapis.com \
-    --project="$PROJECT_ID"
+  local apis=(cloudfunctions.googleapis.com run.googleapis.com cloudbuild.googleapis.com
+    artifactregistry.googleapis.com firestore.googleapis.com iam.googleapis.com
+    logging.googleapis.com storage.googleapis.com cloudresourcemanager.googleapis.com)
+  if [[ $GEMINI_BACKEND == vertex ]]; then
+    apis+=(aiplatform.googleapis.com)
+  else
+    apis+=(secretmanager.googleapis.com)
+  fi
+  if [[ $PAGE_HOSTING == firebase ]]; then
+    apis+=(firebase.googleapis.com firebasehosting.googleapis.com)
+  fi
+  run gcloud services enable "${apis[@]}" --project="$PROJECT_ID"
 }
 
 create_firestore() {
@@ -147,11 +178,11 @@ store_api_key() {
 }
 
 # Create the service account $1 (the part before @) unless it exists, and
-# grant it the project roles that follow. Adding a binding that is already
-# there changes nothing; --condition=None keeps gcloud from prompting when the
-# project policy has conditions.
+# grant it the project bindings (ROLE|CONDITION) that follow. Adding a binding
+# that is already there changes nothing; an explicit --condition (None for an
+# unconditional one) keeps gcloud from prompting when the policy has conditions.
 ensure_service_account() {
-  local name=$1 display_name=$2 email=$1@$PROJECT_ID.iam.gserviceaccount.com role
+  local name=$1 display_name=$2 email=$1@$PROJECT_ID.iam.gserviceaccount.com binding
   shift 2
   step "Creating the service account $email"
   if exists gcloud iam service-accounts describe "$email" --project="$PROJECT_ID"; then
@@ -159,23 +190,25 @@ ensure_service_account() {
   else
     run gcloud iam service-accounts create "$name" --display-name="$display_name" --project="$PROJECT_ID"
   fi
-  for role in "$@"; do
+  for binding in "$@"; do
     run_retried gcloud projects add-iam-policy-binding "$PROJECT_ID" \
-      --member="serviceAccount:$email" --role="$role" --condition=None --quiet --format=none
+      --member="serviceAccount:$email" --role="${binding%%|*}" --condition="${binding#*|}" --quiet --format=none
   done
 }
 
 create_service_accounts() {
-  ensure_service_account "$SERVICE_ACCOUNT_NAME" "First-aid chat function (runtime)" "${RUNTIME_PROJECT_ROLES[@]}"
-  # Access to this one secret only, not to every secret in the project.
-  run_retried gcloud secrets add-iam-policy-binding "$SECRET_NAME" \
-    --member="serviceAccount:$SERVICE_ACCOUNT_EMAIL" --role=roles/secretmanager.secretAccessor \
-    --project="$PROJECT_ID" --format=none
+  ensure_service_account "$SERVICE_ACCOUNT_NAME" "First-aid chat function (runtime)" "${RUNTIME_PROJECT_BINDINGS[@]}"
+  if [[ $GEMINI_BACKEND == ai_studio ]]; then
+    # Access to this one secret only, not to every secret in the project.
+    run_retried gcloud secrets add-iam-policy-binding "$SECRET_NAME" \
+      --member="serviceAccount:$SERVICE_ACCOUNT_EMAIL" --role=roles/secretmanager.secretAccessor \
+      --project="$PROJECT_ID" --format=none
+  fi
   if [[ -n $BUILD_SERVICE_ACCOUNT_EMAIL ]]; then
     # Projects created since mid-2024 build with the Compute Engine default
     # account, which no longer holds the roles a build needs; a dedicated
     # builder avoids both the failure and widening that shared account.
-    ensure_service_account "$BUILD_SERVICE_ACCOUNT_NAME" "First-aid chat function (build)" "${BUILD_PROJECT_ROLES[@]}"
+    ensure_service_account "$BUILD_SERVICE_ACCOUNT_NAME" "First-aid chat function (build)" "${BUILD_PROJECT_BINDINGS[@]}"
   fi
 }
 
@@ -216,13 +249,22 @@ FUNCTION_SETTINGS="FIRESTORE_DATABASE FIRESTORE_COLLECTION GEMINI_MODEL SYSTEM_I
 # --set-env-vars, needs no escaping of the commas in ALLOWED_ORIGINS).
 write_env_file() {
   local file=$1 name allowed_origins=$PAGE_ORIGIN
+  if [[ $PAGE_HOSTING == firebase && $PAGE_ORIGIN == "https://$FIREBASE_SITE.web.app" ]]; then
+    # Hosting serves the same site on both of the project's own domains.
+    allowed_origins+=",https://$FIREBASE_SITE.firebaseapp.com"
+  fi
   if [[ -n ${EXTRA_ALLOWED_ORIGINS:-} ]]; then
     allowed_origins+=",$EXTRA_ALLOWED_ORIGINS"
   fi
   {
     printf 'CHAT_STORE: "firestore"\n'
     printf 'GOOGLE_CLOUD_PROJECT: %s\n' "$(yaml_string "$PROJECT_ID")"
-    printf 'GEMINI_API_KEY_SECRET: %s\n' "$(yaml_string "$SECRET_VERSION_PATH")"
+    if [[ $GEMINI_BACKEND == vertex ]]; then
+      printf 'GEMINI_BACKEND: "vertex"\n'
+      printf 'GOOGLE_CLOUD_LOCATION: %s\n' "$(yaml_string "${GOOGLE_CLOUD_LOCATION:-global}")"
+    else
+      printf 'GEMINI_API_KEY_SECRET: %s\n' "$(yaml_string "$SECRET_VERSION_PATH")"
+    fi
     printf 'ALLOWED_ORIGINS: %s\n' "$(yaml_string "$allowed_origins")"
     printf 'THREADS: %s\n' "$(yaml_string "$CONCURRENCY")"
     for name in $FUNCTION_SETTINGS; do
@@ -272,9 +314,19 @@ json_string() {
   printf '"%s"' "${s//\"/\\\"}"
 }
 
+# Build the page's offline first-aid guide (static_site/guide.json) from the
+# guide's topics, when the repository has the script that does it.
+build_guide() {
+  if [[ -f $GUIDE_SCRIPT_PATH ]]; then
+    step "Building the page's offline guide"
+    (cd "$REPO_ROOT" && run "${PYTHON:-python3}" "$GUIDE_SCRIPT_PATH")
+  fi
+}
+
 # Copy the page to $WORK_DIR/site with a config.json naming the function. The
 # repository's config.json, which points at a local server, is left alone.
 write_page() {
+  build_guide
   SITE=$WORK_DIR/site
   mkdir -p "$SITE"
   if [[ -d $SITE_SOURCE_PATH ]]; then
@@ -313,6 +365,35 @@ upload_page() {
   run gcloud storage cp "${fresh[@]}" "gs://$BUCKET/" --cache-control=no-cache --project="$PROJECT_ID"
 }
 
+# Add Firebase to the project unless it is a Firebase project already: Hosting
+# needs it.
+add_firebase() {
+  step "Adding Firebase to the project (for Hosting)"
+  ensure_firebase_cli
+  if is_firebase_project; then
+    note "already a Firebase project; kept"
+  else
+    run firebase projects:addfirebase "$PROJECT_ID" --non-interactive
+  fi
+}
+
+# Deploy the page to Firebase Hosting, with the security headers of the
+# repository's firebase.json and the function's origin in its CSP connect-src.
+deploy_hosting() {
+  step "Deploying the page to Firebase Hosting (site $FIREBASE_SITE)"
+  write_page
+  local api_origin config=$WORK_DIR/firebase.json
+  api_origin=$(printf '%s' "$FUNCTION_URL" | sed -E 's#^(https?://[^/]+).*#\1#')
+  if command -v node >/dev/null; then
+    node "$INFRA_DIR/hosting-config.mjs" "$HOSTING_CONFIG_PATH" "$config" site "$FIREBASE_SITE" "$api_origin" ||
+      die "could not write the Hosting configuration from $HOSTING_CONFIG_PATH"
+  else
+    $DRY_RUN || die "node not found"
+    note "(dry run: node not found, so $config was not written)"
+  fi
+  run firebase deploy --only hosting --config "$config" --project "$PROJECT_ID" --non-interactive
+}
+
 # ------------------------------------------------------------------- main --
 
 if [[ $PAGE_HOSTING == none && -z ${INFRA_WORK_DIR:-} ]]; then
@@ -337,20 +418,27 @@ check_settings
 # the function is deployed once, already allowing it.
 enable_apis
 create_firestore
-store_api_key
+if [[ $GEMINI_BACKEND == ai_studio ]]; then
+  store_api_key
+fi
 create_service_accounts
-if [[ $PAGE_HOSTING == gcs ]]; then
-  create_bucket
-fi
+case $PAGE_HOSTING in
+  firebase) add_firebase ;;
+  gcs) create_bucket ;;
+esac
 deploy_function
-if [[ $PAGE_HOSTING == gcs ]]; then
-  upload_page
-else
-  write_page
-fi
+case $PAGE_HOSTING in
+  firebase) deploy_hosting ;;
+  gcs) upload_page ;;
+  none) write_page ;;
+esac
 
 step "Done"
 note "Page:      $PAGE_URL"
 note "API:       $FUNCTION_URL"
 note "Logs:      infra/logs.sh   (or: gcloud functions logs read $FUNCTION_NAME --gen2 --region=$REGION --project=$PROJECT_ID)"
-note "New key:   infra/rotate-key.sh --key-file PATH   (no redeploy needed)"
+if [[ $GEMINI_BACKEND == ai_studio ]]; then
+  note "New key:   infra/rotate-key.sh --key-file PATH   (no redeploy needed)"
+else
+  note "Gemini:    Vertex AI in ${GOOGLE_CLOUD_LOCATION:-global}, as $SERVICE_ACCOUNT_EMAIL (no key)"
+fi

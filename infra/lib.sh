@@ -190,11 +190,17 @@ resolve_config() {
     die "SERVICE_ACCOUNT_NAME must be 6-30 lower-case letters, digits or hyphens"
 
   BUCKET=${BUCKET:-$PROJECT_ID-firstaid-chat-site}
-  PAGE_HOSTING=${PAGE_HOSTING:-gcs}
+  FIREBASE_SITE=${FIREBASE_SITE:-$PROJECT_ID}
+  PAGE_HOSTING=${PAGE_HOSTING:-firebase}
   case $PAGE_HOSTING in
+    firebase)
+      [[ $FIREBASE_SITE =~ ^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$ ]] ||
+        die "FIREBASE_SITE must be a Hosting site id (lower-case letters, digits, hyphens), got '$FIREBASE_SITE'"
+      PAGE_ORIGIN=${PAGE_ORIGIN:-https://$FIREBASE_SITE.web.app}
+      ;;
     gcs) PAGE_ORIGIN=${PAGE_ORIGIN:-https://storage.googleapis.com} ;;
     none) [[ -n ${PAGE_ORIGIN:-} ]] || die "PAGE_HOSTING=none needs PAGE_ORIGIN: the origin your page is served from" ;;
-    *) die "PAGE_HOSTING must be gcs or none, got '$PAGE_HOSTING'" ;;
+    *) die "PAGE_HOSTING must be firebase, gcs or none, got '$PAGE_HOSTING'" ;;
   esac
   PAGE_ORIGIN=${PAGE_ORIGIN%/}
   [[ $PAGE_ORIGIN =~ ^https?://[^/]+$ ]] ||
@@ -211,16 +217,63 @@ resolve_config() {
       die "BUILD_SERVICE_ACCOUNT_NAME must be 6-30 lower-case letters, digits or hyphens"
     BUILD_SERVICE_ACCOUNT_EMAIL="$BUILD_SERVICE_ACCOUNT_NAME@$PROJECT_ID.iam.gserviceaccount.com"
   fi
-  # Project-level roles of each account; teardown removes the same ones.
-  RUNTIME_PROJECT_ROLES=(roles/datastore.user roles/logging.logWriter)
-  BUILD_PROJECT_ROLES=(roles/cloudbuild.builds.builder)
+  GEMINI_BACKEND=${GEMINI_BACKEND:-ai_studio}
+  case $GEMINI_BACKEND in
+    ai_studio | vertex) ;;
+    *) die "GEMINI_BACKEND must be ai_studio or vertex, got '$GEMINI_BACKEND'" ;;
+  esac
+  # Firestore access for this app's database only: an IAM condition on the
+  # database's resource name (no commas allowed inside gcloud's --condition).
+  FIRESTORE_CONDITION="expression=resource.name==\"projects/$PROJECT_ID/databases/$FIRESTORE_DATABASE\",title=firstaid-chat-database-only"
+  # Project-level bindings of each account, ROLE|CONDITION (None: unconditional);
+  # teardown removes the same ones.
+  RUNTIME_PROJECT_BINDINGS=("roles/datastore.user|$FIRESTORE_CONDITION" "roles/logging.logWriter|None")
+  if [[ $GEMINI_BACKEND == vertex ]]; then
+    RUNTIME_PROJECT_BINDINGS+=("roles/aiplatform.user|None")
+  fi
+  BUILD_PROJECT_BINDINGS=("roles/cloudbuild.builds.builder|None")
   SECRET_VERSION_PATH="projects/$PROJECT_ID/secrets/$SECRET_NAME/versions/latest"
   FUNCTION_SOURCE_PATH=$(absolute_path "${FUNCTION_SOURCE_DIR:-functions}")
   SITE_SOURCE_PATH=$(absolute_path "${SITE_SOURCE_DIR:-static_site}")
+  GUIDE_SCRIPT_PATH=$(absolute_path "${GUIDE_SCRIPT:-scripts/build_guide.py}")
+  HOSTING_CONFIG_PATH=$(absolute_path "${HOSTING_CONFIG:-firebase.json}")
   # Collection groups whose documents carry expires_at: sessions, their turns
   # subcollection, the rate-limit counters, the daily token count (its day
   # marker and shards) and the per-client turn leases.
   TTL_COLLECTION_GROUPS="$FIRESTORE_COLLECTION turns ratelimits token_budget token_shards client_turns"
+}
+
+# The pinned Firebase CLI (infra/package.json), or FIREBASE_BIN when set. A
+# function of that name, so that commands read `firebase ...` when announced.
+firebase() {
+  NO_UPDATE_NOTIFIER=1 "${FIREBASE_BIN:-$INFRA_DIR/node_modules/.bin/firebase}" "$@"
+}
+
+# Succeed if PROJECT_ID is a Firebase project (Hosting needs one):
+# `projects:list` lists the Firebase projects this account can see.
+is_firebase_project() {
+  local projects dry_run_value=""
+  if $DRY_RUN_ASSUME_EXISTS; then
+    dry_run_value="\"projectId\": \"$PROJECT_ID\""
+  fi
+  capture projects "$dry_run_value" firebase projects:list --json --non-interactive
+  [[ $projects =~ \"projectId\":[[:space:]]*\"$PROJECT_ID\" ]]
+}
+
+# Install the pinned Firebase CLI from infra/package-lock.json unless it is there.
+ensure_firebase_cli() {
+  if [[ -n ${FIREBASE_BIN:-} ]]; then
+    [[ -x $FIREBASE_BIN ]] || $DRY_RUN || die "FIREBASE_BIN=$FIREBASE_BIN is not an executable file"
+    return 0
+  fi
+  if [[ -x $INFRA_DIR/node_modules/.bin/firebase ]]; then
+    return 0
+  fi
+  if ! $DRY_RUN; then
+    command -v npm >/dev/null ||
+      die "npm not found: PAGE_HOSTING=firebase needs Node.js 20+ and npm for the Firebase CLI (Cloud Shell has them)"
+  fi
+  run npm ci --prefix "$INFRA_DIR" --no-audit --no-fund --ignore-scripts
 }
 
 # Read the Gemini API key into the variable named $1, from the file $2, from

@@ -39,6 +39,8 @@ done
 
 load_config
 DRY_RUN_ASSUME_EXISTS=true
+[[ $GEMINI_BACKEND == ai_studio ]] ||
+  die "GEMINI_BACKEND=$GEMINI_BACKEND uses no API key: the function calls Vertex AI as its service account"
 
 step "Adding a new version of $SECRET_NAME in $PROJECT_ID"
 exists gcloud secrets describe "$SECRET_NAME" --project="$PROJECT_ID" ||

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -22,9 +23,24 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--api-port", type=int, default=int(os.environ.get("PORT", "8080")))
-    parser.add_argument("--page-port", type=int, default=8000)
+    parser.add_argument(
+        "--api-port",
+        type=int,
+        default=int(os.environ.get("PORT", "8080")),
+        help="the API's port (default: PORT or 8080)",
+    )
+    parser.add_argument("--page-port", type=int, default=8000, help="the chat page's port (default: 8000)")
     args = parser.parse_args()
+    taken = [f"{name} port {port}" for name, port in (("page", args.page_port), ("API", args.api_port)) if _taken(port)]
+    if taken:
+        print(
+            f"Cannot start: the {' and the '.join(taken)} on 127.0.0.1 "
+            f"{'is' if len(taken) == 1 else 'are'} already in use (another program, or an earlier run.sh "
+            "still running).\nChoose free ports, e.g.: bash scripts/run.sh --page-port 8001 --api-port 8081 "
+            "(PORT=8081 also sets the API's port).",
+            file=sys.stderr,
+        )
+        return 1
 
     api_url = f"http://127.0.0.1:{args.api_port}"
     page_url = f"http://127.0.0.1:{args.page_port}"
@@ -36,6 +52,8 @@ def main() -> int:
         **{k: v for k, v in os.environ.items() if k not in ("PORT",)},
     }
     mode = "Gemini" if env.get("GEMINI_API_KEY") or env.get("GEMINI_API_KEY_SECRET") else "the offline first-aid guide"
+    if env.get("GEMINI_BACKEND") == "vertex":
+        mode = "Gemini on Vertex AI"
     if env.get("MODEL_PROVIDER") == "offline":
         mode = "the offline first-aid guide"
 
@@ -82,6 +100,16 @@ def main() -> int:
                 process.terminate()
                 process.wait(timeout=10)
         shutil.rmtree(page_dir, ignore_errors=True)
+
+
+def _taken(port: int) -> bool:
+    """Whether something already listens on (or holds) 127.0.0.1:port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
 
 
 def _wait_for(url: str, process: subprocess.Popen[bytes], seconds: float = 30) -> bool:

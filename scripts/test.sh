@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: lint, types, unit, emulator-backed, end-to-end and browser tests.
-# Installs what it needs on a fresh machine (Python packages in .venv; npm packages with npm ci;
-# Chromium, ShellCheck and Node.js from Debian's packages when missing and running as root).
+# Installs what it needs on a fresh machine (Python packages in .venv; npm packages with npm ci,
+# including the pinned Firebase CLI into infra/node_modules; Chromium, ShellCheck and Node.js
+# from Debian's packages when missing and running as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -20,6 +21,13 @@ echo "==> npm ci (Redocly CLI for the spec lint; eventsource-parser for the Java
 for dir in . examples/js; do
   (cd "$dir" && npm ci --no-audit --no-fund --prefer-offline --loglevel=error >/dev/null)
 done
+# The Firebase CLI pinned in infra/package.json: the deployment tests check the page's
+# Hosting configuration and the deploy's firebase commands with it, offline.
+if command -v npm >/dev/null && { [ ! -x infra/node_modules/.bin/firebase ] ||
+  [ infra/package-lock.json -nt infra/node_modules/.package-lock.json ]; }; then
+  echo "==> Installing the pinned Firebase CLI into infra/node_modules"
+  npm ci --prefix infra --no-audit --no-fund --ignore-scripts --loglevel=error
+fi
 
 echo "==> ruff"
 .venv/bin/ruff check functions tests scripts bench examples

@@ -19,9 +19,11 @@ from tests import leaks  # noqa: E402
 from tests.fakes.firestore_emulator import FirestoreEmulator, jar_path  # noqa: E402
 from tests.fakes.gemini import FakeGemini  # noqa: E402
 from tests.fakes.secret_manager import FakeSecretManager  # noqa: E402
+from tests.fakes.vertex import FakeTokenServer, FakeVertex  # noqa: E402
 from tests.leaks import SENTINEL_KEY  # noqa: E402
 
 PROJECT = "demo-firstaid"
+VERTEX_LOCATION = "europe-west1"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
@@ -87,6 +89,8 @@ def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(
             ("GEMINI_", "GOOGLE_GEMINI", "CHAT_STORE", "MODEL_PROVIDER", "FIRESTORE_", "ALLOWED_ORIGINS")
+        ) or name.startswith(
+            ("GOOGLE_VERTEX", "GOOGLE_GENAI", "GOOGLE_CLOUD_LOCATION", "GOOGLE_APPLICATION_CREDENTIALS")
         ):
             monkeypatch.delenv(name)
     monkeypatch.setenv("SQLITE_PATH", str(tmp_path / "chat.sqlite3"))
@@ -102,9 +106,50 @@ def gemini_server() -> Iterator[FakeGemini]:
         yield fake
 
 
+@pytest.fixture(scope="session")
+def token_server() -> Iterator[FakeTokenServer]:
+    server = FakeTokenServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def vertex_server(token_server: FakeTokenServer) -> Iterator[FakeVertex]:
+    with FakeVertex(token_server, PROJECT, VERTEX_LOCATION) as fake:
+        yield fake
+
+
 @pytest.fixture
-def gemini(gemini_server: FakeGemini, monkeypatch: pytest.MonkeyPatch) -> FakeGemini:
-    """The fake Gemini, reset, with the SDK pointed at it and a key configured."""
+def vertex(
+    vertex_server: FakeVertex, token_server: FakeTokenServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> FakeVertex:
+    """The fake Vertex AI endpoint, reset, with GEMINI_BACKEND=vertex and no key anywhere.
+
+    Credentials come the way Application Default Credentials find them: a
+    service-account file (GOOGLE_APPLICATION_CREDENTIALS) whose token_uri is the
+    local token server, so google-auth signs and exchanges a real JWT.
+    """
+    vertex_server.reset()
+    token_server.reset()
+    credentials = token_server.service_account_file(tmp_path / "service-account.json", PROJECT)
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(credentials))
+    monkeypatch.setenv("GOOGLE_VERTEX_BASE_URL", vertex_server.base_url)
+    monkeypatch.setenv("GEMINI_BACKEND", "vertex")
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", PROJECT)
+    monkeypatch.setenv("GOOGLE_CLOUD_LOCATION", VERTEX_LOCATION)
+    monkeypatch.setenv("MODEL_PROVIDER", "gemini")
+    return vertex_server
+
+
+@pytest.fixture
+def gemini(request: pytest.FixtureRequest, gemini_server: FakeGemini, monkeypatch: pytest.MonkeyPatch) -> FakeGemini:
+    """The fake Gemini, reset, with the SDK pointed at it and a key configured.
+
+    Parametrized indirectly with "vertex", it is the fake Vertex AI endpoint instead (see ``vertex``).
+    """
+    if getattr(request, "param", "ai_studio") == "vertex":
+        vertex_fake: FakeGemini = request.getfixturevalue("vertex")
+        return vertex_fake
     gemini_server.reset()
     monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", gemini_server.base_url)
     monkeypatch.setenv("GEMINI_API_KEY", SENTINEL_KEY)

@@ -39,7 +39,8 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 
 KEY = "AIzaSy-SENTINEL-test-key-000000000000"
 FUNCTION_URL = "https://firstaid-chat-abc123-ew.a.run.app"
-PAGE_ORIGIN = "https://storage.googleapis.com"
+PAGE_ORIGINS = "https://demo-project.web.app,https://demo-project.firebaseapp.com"
+SHARED_BUCKET = {"PAGE_HOSTING": "gcs"}  # with deploy.sh --shared-origin
 LOCAL_CONFIG = '{"apiBaseUrl": "http://127.0.0.1:8080"}\n'
 NOT_LOGGED_IN = "You do not currently have an active account selected"
 PARSE_ERRORS = ("unrecognized arguments", "invalid choice", "must be specified", "argument --", "error parsing")
@@ -99,12 +100,15 @@ class Infra:
             return []
         return [json.loads(line) for line in self.log.read_text().splitlines()]
 
-    def argvs(self) -> list[list[str]]:
-        return [call["argv"] for call in self.calls()]
+    def argvs(self, tool: str = "gcloud") -> list[list[str]]:
+        return [call["argv"] for call in self.calls() if call["tool"] == tool]
 
-    def called(self, *words: str) -> list[list[str]]:
+    def called(self, *words: str, tool: str = "gcloud") -> list[list[str]]:
         """Recorded calls whose command starts with words (flags skipped)."""
-        return [argv for argv in self.argvs() if command_words(argv)[: len(words)] == list(words)]
+        return [argv for argv in self.argvs(tool) if command_words(argv)[: len(words)] == list(words)]
+
+    def firebase_called(self, *words: str) -> list[list[str]]:
+        return self.called(*words, tool="firebase")
 
     def function_env(self) -> dict[str, str]:
         (deploy,) = [call for call in self.calls() if "env_vars_file" in call]
@@ -129,6 +133,9 @@ def infra(tmp_path: Path) -> Infra:
     wrapper = bin_dir / "gcloud"
     wrapper.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -I -S {shlex.quote(str(SHIM))} "$@"\n')
     wrapper.chmod(0o755)
+    firebase = tmp_path / "firebase-shim"
+    firebase.write_text(f'#!/bin/sh\nGCLOUD_SHIM_TOOL=firebase exec {shlex.quote(str(wrapper))} "$@"\n')
+    firebase.chmod(0o755)
 
     env = {
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
@@ -142,6 +149,8 @@ def infra(tmp_path: Path) -> Infra:
         "GCLOUD_SHIM_BUCKET_DIR": str(tmp_path / "bucket"),
         "GCLOUD_SHIM_URL": FUNCTION_URL,
         "GCLOUD_SHIM_EXISTING": "",
+        "FIREBASE_BIN": str(firebase),
+        "GUIDE_SCRIPT": str(tmp_path / "no-guide-script.py"),
     }
     return Infra(tmp_path, env)
 
@@ -172,7 +181,9 @@ def test_fresh_project_gets_every_resource_created(infra: Infra, key_file: Path)
     assert infra.called("firestore", "databases", "create")
     assert infra.called("secrets", "create", "gemini-api-key")
     assert infra.called("iam", "service-accounts", "create", "firstaid-chat-fn")
-    assert infra.called("storage", "buckets", "create", "gs://demo-project-firstaid-chat-site")
+    assert infra.firebase_called("projects:addfirebase", "demo-project")
+    assert infra.firebase_called("deploy")
+    assert infra.called("storage", "buckets", "create") == []
     assert infra.called("secrets", "versions", "add")
     assert infra.called("functions", "deploy", "firstaid-chat")
 
@@ -181,6 +192,7 @@ def test_existing_resources_are_kept_and_function_updated(infra: Infra) -> None:
     result = infra.run("deploy.sh", GCLOUD_SHIM_EXISTING="all")
     assert result.returncode == 0, result.stderr
     assert [argv for argv in infra.argvs() if "create" in argv] == []
+    assert infra.firebase_called("projects:addfirebase") == []
     assert infra.called("firestore", "fields", "ttls", "update") == []
     assert infra.called("secrets", "versions", "add") == []
     assert infra.called("functions", "deploy", "firstaid-chat")
@@ -201,6 +213,7 @@ def project_roles_of(infra: Infra, account: str) -> set[str]:
 
 
 def test_runtime_account_gets_only_its_three_roles(infra: Infra, key_file: Path) -> None:
+    """datastore.user and logWriter on the project, secretAccessor on the one secret."""
     infra.run("deploy.sh", "--key-file", str(key_file))
     assert project_roles_of(infra, "firstaid-chat-fn") == {"roles/datastore.user", "roles/logging.logWriter"}
     (secret_binding,) = infra.called("secrets", "add-iam-policy-binding")
@@ -227,11 +240,101 @@ def test_empty_build_account_name_keeps_googles_default_builder(infra: Infra) ->
 
 
 def test_unreadable_resource_stops_deploy_before_creating_it(infra: Infra, key_file: Path) -> None:
-    result = infra.run("deploy.sh", "--key-file", str(key_file), GCLOUD_SHIM_DENIED="bucket")
+    result = infra.run("deploy.sh", "--key-file", str(key_file), GCLOUD_SHIM_DENIED="service-account")
     assert result.returncode != 0
     assert "PERMISSION_DENIED" in result.stderr
-    assert infra.called("storage", "buckets", "create") == []
+    assert infra.called("iam", "service-accounts", "create") == []
     assert infra.called("functions", "deploy") == []
+
+
+DATABASE_CONDITION = (
+    '--condition=expression=resource.name=="projects/demo-project/databases/firstaid-chat",'
+    "title=firstaid-chat-database-only"
+)
+
+
+def test_firestore_role_holds_only_on_the_apps_own_database(infra: Infra, key_file: Path) -> None:
+    infra.run("deploy.sh", "--key-file", str(key_file))
+    (create,) = infra.called("firestore", "databases", "create")
+    assert "--database=firstaid-chat" in create
+    member = "--member=serviceAccount:firstaid-chat-fn@demo-project.iam.gserviceaccount.com"
+    (datastore,) = [
+        argv for argv in infra.called("projects", "add-iam-policy-binding") if "--role=roles/datastore.user" in argv
+    ]
+    assert member in datastore
+    assert DATABASE_CONDITION in datastore
+    assert infra.function_env()["FIRESTORE_DATABASE"] == "firstaid-chat"
+
+
+def test_vertex_backend_creates_no_secret_and_grants_vertex_ai_instead(infra: Infra) -> None:
+    result = infra.run("deploy.sh", GEMINI_BACKEND="vertex", GOOGLE_CLOUD_LOCATION="europe-west1")
+    assert result.returncode == 0, result.stderr
+    assert [argv for argv in infra.argvs() if "secrets" in argv] == []
+    assert project_roles_of(infra, "firstaid-chat-fn") == {
+        "roles/datastore.user",
+        "roles/logging.logWriter",
+        "roles/aiplatform.user",
+    }
+    (enable,) = infra.called("services", "enable")
+    assert "aiplatform.googleapis.com" in enable
+    assert "secretmanager.googleapis.com" not in enable
+    env = infra.function_env()
+    assert env["GEMINI_BACKEND"] == "vertex"
+    assert env["GOOGLE_CLOUD_LOCATION"] == "europe-west1"
+    assert "GEMINI_API_KEY_SECRET" not in env
+    assert "GEMINI_API_KEY" not in env
+
+
+def test_vertex_backend_refuses_a_key_file(infra: Infra, key_file: Path) -> None:
+    result = infra.run("deploy.sh", "--key-file", str(key_file), GEMINI_BACKEND="vertex")
+    assert result.returncode != 0
+    assert "drop --key-file" in result.stderr
+    assert infra.calls() == []
+    result = infra.run("rotate-key.sh", "--key-file", str(key_file), GEMINI_BACKEND="vertex")
+    assert result.returncode != 0
+    assert "no API key" in result.stderr
+
+
+def test_shared_bucket_hosting_needs_the_explicit_flag(infra: Infra) -> None:
+    refused = infra.run("deploy.sh", **SHARED_BUCKET)
+    assert refused.returncode != 0
+    assert "--shared-origin" in refused.stderr
+    assert infra.calls() == []
+    accepted = infra.run("deploy.sh", "--shared-origin", GCLOUD_SHIM_EXISTING="all", **SHARED_BUCKET)
+    assert accepted.returncode == 0, accepted.stderr
+    assert "warning: --shared-origin" in accepted.stdout
+    assert infra.function_env()["ALLOWED_ORIGINS"] == "https://storage.googleapis.com"
+    assert infra.firebase_called("deploy") == []
+
+
+def test_hosting_config_names_the_site_the_page_and_the_functions_origin(infra: Infra) -> None:
+    result = infra.run("deploy.sh", GCLOUD_SHIM_EXISTING="all", FIREBASE_SITE="first-aid-demo")
+    assert result.returncode == 0, result.stderr
+    (deploy,) = [call for call in infra.calls() if "firebase_config" in call]
+    assert deploy["argv"][:3] == ["deploy", "--only", "hosting"]
+    hosting = json.loads(deploy["firebase_config"])["hosting"]
+    assert (hosting["site"], hosting["public"]) == ("first-aid-demo", "site")
+    (csp,) = [
+        h["value"] for rule in hosting["headers"] for h in rule["headers"] if h["key"] == "Content-Security-Policy"
+    ]
+    assert f"connect-src 'self' {FUNCTION_URL};" in csp
+    assert "127.0.0.1" not in csp
+    assert infra.function_env()["ALLOWED_ORIGINS"] == (
+        "https://first-aid-demo.web.app,https://first-aid-demo.firebaseapp.com"
+    )
+    assert json.loads((infra.bucket / "config.json").read_text()) == {"apiBaseUrl": FUNCTION_URL}
+
+
+def test_guide_is_built_before_the_page_is_deployed(infra: Infra) -> None:
+    script = infra.tmp / "build_guide.py"
+    script.write_text(
+        "import os, pathlib\n"
+        "site = pathlib.Path(os.environ['SITE_SOURCE_DIR'])\n"
+        "(site / 'guide.json').write_text('{\"topics\": []}')\n"
+    )
+    result = infra.run("deploy.sh", GCLOUD_SHIM_EXISTING="all", GUIDE_SCRIPT=str(script), PYTHON=sys.executable)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((infra.bucket / "guide.json").read_text()) == {"topics": []}
 
 
 # ------------------------------------------------------- deploy: the key ----
@@ -309,8 +412,8 @@ def test_uploaded_config_points_at_function_and_repo_copy_is_untouched(infra: In
     assert FUNCTION_URL in result.stdout
 
 
-def test_config_and_html_are_uploaded_uncached(infra: Infra) -> None:
-    infra.run("deploy.sh", GCLOUD_SHIM_EXISTING="all")
+def test_config_and_html_are_uploaded_uncached_to_a_shared_bucket(infra: Infra) -> None:
+    infra.run("deploy.sh", "--shared-origin", GCLOUD_SHIM_EXISTING="all", **SHARED_BUCKET)
     (copy,) = infra.called("storage", "cp")
     assert "--cache-control=no-cache" in copy
     assert {Path(arg).name for arg in copy if arg.startswith("/")} == {"index.html", "config.json"}
@@ -319,9 +422,9 @@ def test_config_and_html_are_uploaded_uncached(infra: Infra) -> None:
 def test_function_allows_the_page_origin_from_its_first_deploy(infra: Infra, key_file: Path) -> None:
     infra.run("deploy.sh", "--key-file", str(key_file))
     env = infra.function_env()
-    assert env["ALLOWED_ORIGINS"] == PAGE_ORIGIN
-    commands = [" ".join(argv[:2]) for argv in infra.argvs()]
-    assert commands.index("functions deploy") < commands.index("storage rsync")
+    assert env["ALLOWED_ORIGINS"] == PAGE_ORIGINS
+    commands = [" ".join(call["argv"][:2]) for call in infra.calls()]
+    assert commands.index("functions deploy") < commands.index("deploy --only")
 
 
 def test_function_environment_names_store_secret_and_threads(infra: Infra) -> None:
@@ -363,6 +466,7 @@ def test_page_hosted_elsewhere_is_written_not_uploaded(infra: Infra) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert [argv for argv in infra.argvs() if "storage" in argv] == []
+    assert infra.firebase_called("deploy") == []
     assert json.loads((work / "site" / "config.json").read_text()) == {"apiBaseUrl": FUNCTION_URL}
     assert infra.function_env()["ALLOWED_ORIGINS"] == "https://demo-project.web.app"
 
@@ -415,13 +519,34 @@ def test_dry_run_calls_no_gcloud(infra: Infra) -> None:
     assert KEY not in result.stdout + result.stderr
 
 
+def test_dry_run_on_a_fresh_project_shows_hosting_and_a_database_scoped_role(infra: Infra) -> None:
+    result = infra.run("deploy.sh", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "+ firebase projects:addfirebase demo-project --non-interactive" in lines
+    assert any(line.startswith("+ firebase deploy --only hosting --config ") for line in lines)
+    (datastore,) = [line for line in lines if "--role=roles/datastore.user" in line]
+    assert 'resource.name=="projects/demo-project/databases/firstaid-chat"' in datastore
+    assert "    Page:      https://demo-project.web.app/" in lines
+    assert "storage buckets" not in result.stdout
+
+
+def test_dry_run_with_vertex_shows_no_secret_and_the_vertex_ai_role(infra: Infra) -> None:
+    result = infra.run("deploy.sh", "--dry-run", GEMINI_BACKEND="vertex")
+    assert result.returncode == 0, result.stderr
+    commands = [line for line in result.stdout.splitlines() if line.startswith("+ ")]
+    assert [line for line in commands if "secret" in line] == []
+    assert any("--role=roles/aiplatform.user" in line for line in commands)
+
+
 # --------------------------------------------------------------- teardown ----
 
-DESTRUCTIVE = ("delete", "rm", "bulk-delete", "remove-iam-policy-binding")
+DESTRUCTIVE = ("delete", "rm", "bulk-delete", "remove-iam-policy-binding", "hosting:disable")
 
 
 def destructive_calls(infra: Infra) -> list[list[str]]:
-    return [argv for argv in infra.argvs() if any(word in argv for word in DESTRUCTIVE)]
+    argvs = infra.argvs() + infra.argvs("firebase")
+    return [argv for argv in argvs if any(word in argv for word in DESTRUCTIVE)]
 
 
 def test_teardown_answered_no_deletes_nothing(infra: Infra) -> None:
@@ -435,22 +560,57 @@ def test_teardown_keeps_data_unless_that_question_is_answered_yes(infra: Infra) 
     result = infra.run("teardown.sh", stdin="y\nn\n", GCLOUD_SHIM_EXISTING="all")
     assert result.returncode == 0, result.stderr
     assert infra.called("functions", "delete", "firstaid-chat")
-    assert infra.called("storage", "rm")
+    assert infra.firebase_called("hosting:disable")
     assert infra.called("iam", "service-accounts", "delete")
     assert infra.called("secrets", "delete", "gemini-api-key")
-    assert infra.called("firestore", "bulk-delete") == []
+    assert infra.called("firestore", "databases", "delete") == []
 
 
 def test_teardown_yes_keeps_data_without_delete_data(infra: Infra) -> None:
     infra.run("teardown.sh", "--yes", GCLOUD_SHIM_EXISTING="all")
     assert infra.called("functions", "delete")
+    assert infra.called("firestore", "databases", "delete") == []
+
+
+def test_teardown_delete_data_deletes_only_the_apps_own_database(infra: Infra) -> None:
+    result = infra.run("teardown.sh", "--yes", "--delete-data", GCLOUD_SHIM_EXISTING="all")
+    assert result.returncode == 0, result.stderr
+    (delete,) = infra.called("firestore", "databases", "delete")
+    assert "--database=firstaid-chat" in delete
     assert infra.called("firestore", "bulk-delete") == []
 
 
-def test_teardown_delete_data_removes_only_the_apps_collections(infra: Infra) -> None:
-    infra.run("teardown.sh", "--yes", "--delete-data", GCLOUD_SHIM_EXISTING="all")
-    (bulk_delete,) = infra.called("firestore", "bulk-delete")
-    assert "--collection-ids=sessions,turns,ratelimits,token_budget,token_shards,client_turns" in bulk_delete
+def test_teardown_never_deletes_data_in_the_shared_default_database(infra: Infra) -> None:
+    result = infra.run(
+        "teardown.sh", "--yes", "--delete-data", GCLOUD_SHIM_EXISTING="all", FIRESTORE_DATABASE="(default)"
+    )
+    assert result.returncode == 0, result.stderr
+    assert infra.called("firestore", "databases", "delete") == []
+    assert infra.called("firestore", "bulk-delete") == []
+    assert "kept       Firestore database (default)" in result.stdout
+
+
+def test_teardown_removes_the_database_scoped_binding_it_granted(infra: Infra) -> None:
+    infra.run("teardown.sh", "--yes", GCLOUD_SHIM_EXISTING="all")
+    (removed,) = [
+        argv for argv in infra.called("projects", "remove-iam-policy-binding") if "--role=roles/datastore.user" in argv
+    ]
+    assert DATABASE_CONDITION in removed
+
+
+def test_teardown_dry_run_lists_exactly_what_it_removes(infra: Infra) -> None:
+    result = infra.run("teardown.sh", "--dry-run", "--yes", "--delete-data", GEMINI_BACKEND="vertex")
+    assert result.returncode == 0, result.stderr
+    listing = result.stdout.split("\n==>", 1)[0].splitlines()[2:]
+    assert [line.split()[0] for line in listing] == ["function", "page", "account", "account", "database"]
+    assert "Firebase Hosting site demo-project" in listing[1]
+    assert (
+        "roles/datastore.user (only database firstaid-chat), roles/logging.logWriter, roles/aiplatform.user"
+        in (listing[2])
+    )
+    assert "Firestore database firstaid-chat" in listing[4]
+    assert "secret" not in result.stdout
+    assert infra.calls() == []
 
 
 def test_teardown_skips_what_does_not_exist(infra: Infra) -> None:
@@ -482,6 +642,7 @@ def test_rotation_without_secret_points_to_deploy(infra: Infra) -> None:
 
 
 PRIVATE_WITHOUT_BUILDER = {"ALLOW_UNAUTHENTICATED": "false", "BUILD_SERVICE_ACCOUNT_NAME": ""}
+VERTEX = {"GEMINI_BACKEND": "vertex", "GOOGLE_CLOUD_LOCATION": "europe-west1"}
 
 
 def dry_run_commands(infra: Infra) -> list[list[str]]:
@@ -490,7 +651,10 @@ def dry_run_commands(infra: Infra) -> list[list[str]]:
     runs = [
         ("deploy.sh", ["--dry-run"], {}),
         ("deploy.sh", ["--dry-run", "--key-file", "-"], PRIVATE_WITHOUT_BUILDER),
+        ("deploy.sh", ["--dry-run"], VERTEX),
+        ("deploy.sh", ["--dry-run", "--shared-origin"], SHARED_BUCKET),
         ("teardown.sh", ["--dry-run", "--yes", "--delete-data"], {}),
+        ("teardown.sh", ["--dry-run", "--yes", "--delete-data"], {**VERTEX, **SHARED_BUCKET}),
         ("rotate-key.sh", ["--dry-run", "--disable-previous"], {}),
         ("logs.sh", ["--dry-run", "--severity", "WARNING"], {}),
     ]
@@ -501,7 +665,7 @@ def dry_run_commands(infra: Infra) -> list[list[str]]:
         for line in result.stdout.splitlines():
             if line.startswith("+ "):
                 argv = shlex.split(line[2:])
-                assert argv[0] == "gcloud", line
+                assert argv[0] in ("gcloud", "firebase"), line
                 if argv not in commands:
                     commands.append(argv)
     return commands
@@ -530,7 +694,7 @@ def run_real_gcloud(gcloud: str, argv: list[str], config: Path) -> tuple[list[st
 
 def test_dry_run_commands_are_valid_gcloud_syntax(infra: Infra) -> None:
     gcloud = require_tool("gcloud")
-    commands = dry_run_commands(infra)
+    commands = [argv for argv in dry_run_commands(infra) if argv[0] == "gcloud"]
     assert len(commands) > 25
     configs = [infra.tmp / f"gcloud-config-{number}" for number in range(len(commands))]
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
@@ -541,6 +705,79 @@ def test_dry_run_commands_are_valid_gcloud_syntax(infra: Infra) -> None:
         if code == 0 or NOT_LOGGED_IN not in stderr or any(error in stderr.lower() for error in PARSE_ERRORS)
     ]
     assert problems == [], "\n".join(problems)
+
+
+FIREBASE_NOT_LOGGED_IN = "Failed to authenticate, have you run firebase login?"
+FIREBASE_PARSE_ERRORS = ("error: unknown", "error: too many", "error: missing", "argument missing")
+
+
+def pinned_firebase() -> str:
+    """The Firebase CLI pinned in infra/package.json; skips (fails under CI=true) when not installed."""
+    path = INFRA / "node_modules" / ".bin" / "firebase"
+    if not path.exists():
+        message = "the pinned Firebase CLI is not installed (npm ci --prefix infra)"
+        if IN_CI:
+            pytest.fail(f"{message}; CI must check the firebase commands")
+        pytest.skip(message)
+    return str(path)
+
+
+def offline_firebase_env(home: Path) -> dict[str, str]:
+    """No account, no update check, no message-of-the-day fetch, no usage reporting (never opted in)."""
+    home.mkdir(parents=True, exist_ok=True)
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "CI": "true",
+        "NO_UPDATE_NOTIFIER": "1",
+        "LANG": "C.UTF-8",
+    }
+
+
+def run_real_firebase(firebase: str, argv: list[str], home: Path) -> tuple[list[str], int, str]:
+    result = subprocess.run(
+        [firebase, *argv[1:]],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=offline_firebase_env(home),
+        cwd=home,
+        timeout=90,
+    )
+    return argv, result.returncode, result.stdout + result.stderr
+
+
+def test_dry_run_commands_are_valid_firebase_syntax(infra: Infra) -> None:
+    firebase = pinned_firebase()
+    commands = [argv for argv in dry_run_commands(infra) if argv[0] == "firebase"]
+    assert {command_words(argv)[1] for argv in commands} == {
+        "projects:list",
+        "projects:addfirebase",
+        "deploy",
+        "hosting:disable",
+    }
+    homes = [infra.tmp / f"firebase-home-{number}" for number in range(len(commands))]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda argv, home: run_real_firebase(firebase, argv, home), commands, homes))
+    problems = [
+        f"{shlex.join(argv)}\n  exit {code}: {output.strip()[-400:]}"
+        for argv, code, output in results
+        if code == 0
+        or FIREBASE_NOT_LOGGED_IN not in output
+        or any(error in output.lower() for error in FIREBASE_PARSE_ERRORS)
+    ]
+    assert problems == [], "\n".join(problems)
+
+
+def test_firebase_rejects_an_unknown_flag_before_asking_for_an_account(tmp_path: Path) -> None:
+    """The check above can fail: a wrong flag is reported as such, not as a missing login."""
+    _argv, code, output = run_real_firebase(
+        pinned_firebase(), ["firebase", "deploy", "--only", "hosting", "--no-such-flag"], tmp_path / "home"
+    )
+    assert code != 0
+    assert "unknown option '--no-such-flag'" in output
+    assert FIREBASE_NOT_LOGGED_IN not in output
 
 
 def files_gcloud_uploads(directory: Path) -> set[str]:

@@ -175,7 +175,20 @@ class SecretManagerKey:
             raise KeyUnavailable() from None
 
 
+class NoKey:
+    """Vertex AI: the SDK authenticates as the instance's own identity (Application
+    Default Credentials, refreshed by google-auth), so there is no key to read or rotate."""
+
+    def get(self, deadline: float | None = None) -> str:
+        return ""
+
+    def refresh(self, rejected: str, deadline: float | None = None) -> bool:
+        return False
+
+
 def build_key_source(settings: Settings) -> KeySource:
+    if settings.uses_vertex:
+        return NoKey()
     if settings.gemini_api_key:
         return StaticKey(settings.gemini_api_key)
     if settings.gemini_api_key_secret:

@@ -40,6 +40,9 @@ DEFAULT_SAFETY_SETTINGS = (
     "HARM_CATEGORY_SEXUALLY_EXPLICIT=BLOCK_MEDIUM_AND_ABOVE,"
     "HARM_CATEGORY_DANGEROUS_CONTENT=BLOCK_ONLY_HIGH"
 )
+# Where Gemini is called: the Gemini Developer API with an AI Studio key, or Vertex AI
+# with the instance's own identity (Application Default Credentials), no key at all.
+GEMINI_BACKENDS = ("ai_studio", "vertex")
 SECRET_VERSION_PATTERN = re.compile(r"^projects/[^/]+/secrets/[^/]+/versions/[^/]+$")
 # Default crisis line and poison centre for the countries an EMERGENCY_NUMBER most
 # likely means (911: United States, 999: United Kingdom, 000: Australia,
@@ -81,6 +84,8 @@ class Settings:
     firestore_database: str = "(default)"
     firestore_collection: str = "sessions"
     model_provider: str = "auto"
+    gemini_backend: str = "ai_studio"
+    google_cloud_location: str = "global"
     fallback: str = "offline"
     gemini_api_key: str | None = field(default=None, repr=False)
     gemini_api_key_secret: str | None = None
@@ -120,10 +125,15 @@ class Settings:
         return bool(self.gemini_api_key or self.gemini_api_key_secret)
 
     @property
+    def uses_vertex(self) -> bool:
+        """Whether Gemini is reached through Vertex AI with the instance's own credentials."""
+        return self.gemini_backend == "vertex"
+
+    @property
     def uses_gemini(self) -> bool:
         """Whether Gemini answers (else the offline first-aid provider does)."""
         if self.model_provider == "auto":
-            return self.has_gemini_key
+            return self.uses_vertex or self.has_gemini_key
         return self.model_provider == "gemini"
 
     @classmethod
@@ -139,6 +149,8 @@ class Settings:
             firestore_database=env.text("FIRESTORE_DATABASE", "(default)"),
             firestore_collection=env.name("FIRESTORE_COLLECTION", "sessions"),
             model_provider=env.choice("MODEL_PROVIDER", "auto", ("auto", "gemini", "offline")),
+            gemini_backend=env.choice("GEMINI_BACKEND", "ai_studio", GEMINI_BACKENDS),
+            google_cloud_location=env.location("GOOGLE_CLOUD_LOCATION", "global"),
             fallback=env.choice("FALLBACK", "offline", ("offline", "none")),
             gemini_api_key=env.optional("GEMINI_API_KEY"),
             gemini_api_key_secret=env.secret_version("GEMINI_API_KEY_SECRET"),
@@ -185,7 +197,8 @@ class Settings:
                 "cannot end before it could first expire."
             )
         self._check_thinking()
-        if self.model_provider == "gemini" and not self.has_gemini_key:
+        self._check_vertex()
+        if self.model_provider == "gemini" and not self.uses_vertex and not self.has_gemini_key:
             raise SettingsError(
                 "MODEL_PROVIDER=gemini needs a Gemini API key: set GEMINI_API_KEY (or put it in .env "
                 "for local runs), or set GEMINI_API_KEY_SECRET=projects/P/secrets/S/versions/latest. "
@@ -218,6 +231,20 @@ class Settings:
                 "or raise MAX_OUTPUT_TOKENS."
             )
 
+    def _check_vertex(self) -> None:
+        if not self.uses_vertex:
+            return
+        if not self.google_cloud_project:
+            raise SettingsError(
+                "GEMINI_BACKEND=vertex needs GOOGLE_CLOUD_PROJECT: the project whose Vertex AI is called "
+                "(and billed), with the function's service account holding roles/aiplatform.user there."
+            )
+        if self.has_gemini_key:
+            raise SettingsError(
+                "GEMINI_BACKEND=vertex calls Gemini with the function's own identity and uses no API key: "
+                "unset GEMINI_API_KEY and GEMINI_API_KEY_SECRET, or set GEMINI_BACKEND=ai_studio to use the key."
+            )
+
 
 def default_thinking_budget(model: str, max_output_tokens: int) -> int | None:
     """The budget sent when THINKING_BUDGET is unset, in tokens; None sends none (the model's default).
@@ -230,7 +257,6 @@ def default_thinking_budget(model: str, max_output_tokens: int) -> int | None:
     if ALWAYS_THINKING.match(model):
         return max(MIN_THINKING_TOKENS, max_output_tokens // 4)
     return None
-
 
 class _Env:
     """Typed reads of environment variables, each failing with a fix-it message."""
@@ -285,6 +311,12 @@ class _Env:
             raise SettingsError(f"{name}={raw!r} is not a number: set it to a number from {low} to {high}.") from None
         if not low <= value <= high:
             raise SettingsError(f"{name}={value} is out of range: set it to a number from {low} to {high}.")
+        return value
+
+    def location(self, name: str, default: str) -> str:
+        value = self.text(name, default).lower()
+        if not re.fullmatch(r"[a-z][a-z0-9-]{1,40}", value):
+            raise SettingsError(f"{name}={value!r} is not a location: use a region such as europe-west1, or global.")
         return value
 
     def secret_version(self, name: str) -> str | None:

@@ -26,7 +26,11 @@ from typing import Any
 
 from tests.fakes.loopback import LoopbackServer
 
-PATH = re.compile(r"^/(?P<version>v\w+)/models/(?P<model>[^/:]+):(?P<method>generateContent|streamGenerateContent)$")
+# The Gemini Developer API's path, or Vertex AI's, which names the project and location.
+PATH = re.compile(
+    r"^/(?P<version>v\w+)/(?:projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/publishers/google/)?"
+    r"models/(?P<model>[^/:]+):(?P<method>generateContent|streamGenerateContent)$"
+)
 MAX_HANG_SECONDS = 30.0
 
 
@@ -104,6 +108,9 @@ class Recorded:
     body: dict[str, Any]
     api_key: str | None
     at: float
+    authorization: str | None = None  # the Authorization header (Vertex AI's OAuth access token)
+    project: str | None = None  # from a Vertex AI path
+    location: str | None = None
 
     @property
     def message(self) -> str:
@@ -155,6 +162,12 @@ class FakeGemini:
         self.echo = True
         self.valid_keys = None
 
+    def _rejection(self, recorded: Recorded) -> Behaviour | None:
+        """The error answered instead of the script when the request's credentials are refused."""
+        if self.valid_keys is not None and recorded.api_key not in self.valid_keys:
+            return invalid_key()
+        return None
+
     def _next(self, recorded: Recorded) -> Behaviour:
         with self._lock:
             self.requests.append(recorded)
@@ -192,10 +205,12 @@ class FakeGemini:
                     body=json.loads(raw or b"{}"),
                     api_key=self.headers.get("x-goog-api-key"),
                     at=time.monotonic(),
+                    authorization=self.headers.get("Authorization"),
+                    project=match["project"],
+                    location=match["location"],
                 )
                 behaviour = fake._next(recorded)
-                if fake.valid_keys is not None and recorded.api_key not in fake.valid_keys:
-                    behaviour = invalid_key()
+                behaviour = fake._rejection(recorded) or behaviour
                 if behaviour.first_delay and not fake._sleep(behaviour.first_delay):
                     return
                 if behaviour.status != 200:

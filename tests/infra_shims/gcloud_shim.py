@@ -1,19 +1,23 @@
-"""A stand-in for the gcloud CLI that records what infra/*.sh ask of it.
+"""A stand-in for the gcloud and firebase CLIs that records what infra/*.sh ask of them.
 
-tests/test_infra.py puts a `gcloud` wrapper that runs this file first on PATH.
-Every call appends one JSON line to $GCLOUD_SHIM_LOG: the arguments, plus the
-contents of an --env-vars-file and of standard input for --data-file=-, read
-while the call happens (the deploy deletes its temporary files afterwards).
+tests/test_infra.py puts a `gcloud` wrapper that runs this file first on PATH,
+and points FIREBASE_BIN at a `firebase` wrapper that runs it with
+GCLOUD_SHIM_TOOL=firebase. Every call appends one JSON line to
+$GCLOUD_SHIM_LOG: the tool, the arguments, plus the contents of an
+--env-vars-file, of a firebase --config file, and of standard input for
+--data-file=-, read while the call happens (the deploy deletes its temporary
+files afterwards).
 
 Answers, driven by the environment:
   GCLOUD_SHIM_EXISTING  comma-separated resource kinds that already exist
                         (firestore, ttl, secret, secret-version,
-                        service-account, bucket, function) or "all".
+                        service-account, bucket, function, firebase) or "all".
   GCLOUD_SHIM_DENIED    kinds whose describe fails with PERMISSION_DENIED.
   GCLOUD_SHIM_URL       what `functions describe --format=value(serviceConfig.uri)`
                         prints.
-  GCLOUD_SHIM_BUCKET_DIR  where `storage rsync` and `storage cp` copy files to,
-                        so tests can read what was uploaded.
+  GCLOUD_SHIM_BUCKET_DIR  where `storage rsync`, `storage cp` and `firebase
+                        deploy` copy files to, so tests can read what was
+                        uploaded.
 """
 
 from __future__ import annotations
@@ -47,11 +51,13 @@ def flag_value(argv: list[str], name: str) -> str | None:
     return None
 
 
-def record(argv: list[str]) -> None:
-    entry: dict[str, object] = {"argv": argv}
+def record(tool: str, argv: list[str]) -> None:
+    entry: dict[str, object] = {"tool": tool, "argv": argv}
     env_file = flag_value(argv, "env-vars-file")
     if env_file is not None:
         entry["env_vars_file"] = Path(env_file).read_text(encoding="utf-8")
+    if tool == "firebase" and "--config" in argv:
+        entry["firebase_config"] = Path(argv[argv.index("--config") + 1]).read_text(encoding="utf-8")
     if flag_value(argv, "data-file") == "-":
         entry["stdin"] = sys.stdin.read()
     with open(os.environ["GCLOUD_SHIM_LOG"], "a", encoding="utf-8") as log:
@@ -70,13 +76,30 @@ def upload(argv: list[str]) -> None:
             shutil.copy(path, bucket_dir / path.name)
 
 
+def firebase(argv: list[str], exists: bool) -> int:
+    """Answer the firebase commands the deploy uses; `deploy` uploads the config's public directory."""
+    if starts_with(argv, "projects:list"):
+        projects = [{"projectId": "demo-project", "displayName": "demo"}] if exists else []
+        print(json.dumps({"status": "success", "result": projects}, indent=2))
+    elif starts_with(argv, "deploy"):
+        config_path = Path(argv[argv.index("--config") + 1])
+        public = config_path.parent / json.loads(config_path.read_text())["hosting"]["public"]
+        bucket_dir = Path(os.environ["GCLOUD_SHIM_BUCKET_DIR"])
+        shutil.copytree(public, bucket_dir, dirs_exist_ok=True)
+    return 0
+
+
 def main(argv: list[str]) -> int:
-    record(argv)
+    tool = os.environ.get("GCLOUD_SHIM_TOOL", "gcloud")
+    record(tool, argv)
     existing = set(os.environ.get("GCLOUD_SHIM_EXISTING", "").split(","))
     denied = set(os.environ.get("GCLOUD_SHIM_DENIED", "").split(","))
 
     def exists(kind: str) -> bool:
         return "all" in existing or kind in existing
+
+    if tool == "firebase":
+        return firebase(argv, exists("firebase"))
 
     if starts_with(argv, "functions", "describe") and flag_value(argv, "format"):
         print(os.environ.get("GCLOUD_SHIM_URL", "https://shim.example/fn"))

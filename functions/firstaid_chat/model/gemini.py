@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from google import genai
+from google.auth import exceptions as google_auth_exceptions
 from google.genai import errors as genai_errors
 from google.genai import types
 
@@ -135,14 +136,24 @@ class GeminiModel:
     def _sdk_client(self, key: str) -> genai.Client:
         with self._lock:
             if self._client is None or key != self._client_key:
-                # Retries are ours (they must fit the request deadline), so the SDK's are off.
-                # The base URL is left to the SDK: GOOGLE_GEMINI_BASE_URL points it elsewhere.
-                self._client = genai.Client(
-                    api_key=key,
-                    http_options=types.HttpOptions(retry_options=types.HttpRetryOptions(attempts=1)),
-                )
+                self._client = self._new_client(key)
                 self._client_key = key
             return self._client
+
+    def _new_client(self, key: str) -> genai.Client:
+        # Retries are ours (they must fit the request deadline), so the SDK's are off.
+        # The base URL is left to the SDK: GOOGLE_GEMINI_BASE_URL (or GOOGLE_VERTEX_BASE_URL
+        # for Vertex AI) points it elsewhere.
+        options = types.HttpOptions(retry_options=types.HttpRetryOptions(attempts=1))
+        if self._settings.uses_vertex:
+            # No key: google-auth finds the instance's credentials (ADC) and refreshes them.
+            return genai.Client(
+                vertexai=True,
+                project=self._settings.google_cloud_project,
+                location=self._settings.google_cloud_location,
+                http_options=options,
+            )
+        return genai.Client(api_key=key, http_options=options)
 
     def _contents(self, prompt: Prompt) -> list[types.Content]:
         contents: list[types.Content] = []
@@ -188,6 +199,11 @@ class GeminiModel:
                 continue
             except ChatError:
                 raise
+            except google_auth_exceptions.GoogleAuthError as exc:
+                # Vertex AI: no access token for the instance's identity. google-auth has
+                # already retried what it could, so this attempt is the last.
+                self._wait_or_raise(ModelUnavailable(), attempt, False, type(exc).__name__, prompt.deadline)
+                continue
             except Exception as exc:  # noqa: BLE001 - any other failure is "no usable reply"
                 raise _no_reply("sdk_error", error_type=type(exc).__name__) from None
             yield from self._chunks(first, response, prompt.deadline)
