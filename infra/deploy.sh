@@ -385,7 +385,8 @@ deploy_hosting() {
   local api_origin config=$WORK_DIR/firebase.json
   api_origin=$(printf '%s' "$FUNCTION_URL" | sed -E 's#^(https?://[^/]+).*#\1#')
   if command -v node >/dev/null; then
-    node "$INFRA_DIR/hosting-config.mjs" "$HOSTING_CONFIG_PATH" "$config" site "$FIREBASE_SITE" "$api_origin" ||
+    node "$INFRA_DIR/hosting-config.mjs" "$HOSTING_CONFIG_PATH" "$config" site "$FIREBASE_SITE" "$api_origin" \
+      ${APP_CHECK_SITE_KEY:+app-check} ||
       die "could not write the Hosting configuration from $HOSTING_CONFIG_PATH"
   else
     $DRY_RUN || die "node not found"

@@ -220,3 +220,30 @@ def test_pages_config_guide_and_service_worker_are_revalidated(hosting: str, pat
 def test_scripts_and_styles_may_be_cached_briefly(hosting: str) -> None:
     assert headers_of(hosting + "/app.js")["cache-control"] == "public, max-age=300"
     assert headers_of(hosting + "/styles.css")["cache-control"] == "public, max-age=300"
+
+
+@pytest.mark.parametrize("app_check", [False, True])
+def test_hosting_policy_lets_app_check_through_only_when_it_is_on(tmp_path: Path, app_check: bool) -> None:
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node is missing: install Node.js (scripts/test.sh does, as root)")
+    out = tmp_path / "firebase.json"
+    argv = [node, str(INFRA / "hosting-config.mjs"), str(REPO / "firebase.json"), str(out), "site", "demo"]
+    argv.append("https://fn.example.run.app")
+    if app_check:
+        argv.append("app-check")
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 0, result.stderr
+    [policy] = [
+        header["value"]
+        for rule in json.loads(out.read_text())["hosting"]["headers"]
+        for header in rule["headers"]
+        if header["key"] == "Content-Security-Policy"
+    ]
+    directives = {part.split()[0]: part.split()[1:] for part in policy.split("; ")}
+    assert "https://fn.example.run.app" in directives["connect-src"]
+    recaptcha = "https://www.google.com/recaptcha/"
+    assert (recaptcha in directives["script-src"]) is app_check
+    assert (recaptcha in directives.get("frame-src", [])) is app_check
+    assert ("https://content-firebaseappcheck.googleapis.com" in directives["connect-src"]) is app_check
+    assert "'unsafe-inline'" not in policy
