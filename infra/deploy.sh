@@ -332,7 +332,9 @@ write_page() {
   if [[ -d $SITE_SOURCE_PATH ]]; then
     cp -R "$SITE_SOURCE_PATH/." "$SITE/"
   fi
-  printf '{"apiBaseUrl": %s}\n' "$(json_string "$FUNCTION_URL")" >"$SITE/config.json"
+  # The page shows the deployment's emergency number from its first paint (and offline).
+  printf '{"apiBaseUrl": %s, "emergencyNumber": %s}\n' "$(json_string "$FUNCTION_URL")" \
+    "$(json_string "${EMERGENCY_NUMBER:-112}")" >"$SITE/config.json"
   if [[ -n ${APP_CHECK_SITE_KEY:-} ]]; then
     step "Bundling Firebase's App Check SDK into the page (scripts/build_page.py)"
     python3 "$REPO_ROOT/scripts/build_page.py" --source "$SITE" --out "$SITE" --api-base-url "$FUNCTION_URL" \

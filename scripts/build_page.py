@@ -68,7 +68,10 @@ def build(out: Path, api_base_url: str, app_check: dict[str, str] | None, source
     """Write the page from ``source`` to ``out`` (in place when they are the same); the config.json it wrote."""
     if out.resolve() != source.resolve():
         shutil.copytree(source, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns("vendor"))
-    config: dict[str, object] = {"apiBaseUrl": api_base_url}
+    # Keep what the deploy already wrote into config.json (the emergency number), then add to it.
+    existing = out / "config.json"
+    kept = json.loads(existing.read_text(encoding="utf-8")) if existing.exists() else {}
+    config: dict[str, object] = {**kept, "apiBaseUrl": api_base_url}
     if app_check is not None:
         if not SITE_KEY_PATTERN.fullmatch(app_check["siteKey"]):
             raise BuildError("--app-check-site-key is not a reCAPTCHA Enterprise site key")

@@ -41,6 +41,7 @@ KEY = "AIzaSy-SENTINEL-test-key-000000000000"
 FUNCTION_URL = "https://firstaid-chat-abc123-ew.a.run.app"
 PAGE_ORIGINS = "https://demo-project.web.app,https://demo-project.firebaseapp.com"
 SHARED_BUCKET = {"PAGE_HOSTING": "gcs"}  # with deploy.sh --shared-origin
+PAGE_CONFIG = {"apiBaseUrl": FUNCTION_URL, "emergencyNumber": "112"}
 LOCAL_CONFIG = '{"apiBaseUrl": "http://127.0.0.1:8080"}\n'
 NOT_LOGGED_IN = "You do not currently have an active account selected"
 PARSE_ERRORS = ("unrecognized arguments", "invalid choice", "must be specified", "argument --", "error parsing")
@@ -322,7 +323,7 @@ def test_hosting_config_names_the_site_the_page_and_the_functions_origin(infra: 
     assert infra.function_env()["ALLOWED_ORIGINS"] == (
         "https://first-aid-demo.web.app,https://first-aid-demo.firebaseapp.com"
     )
-    assert json.loads((infra.bucket / "config.json").read_text()) == {"apiBaseUrl": FUNCTION_URL}
+    assert json.loads((infra.bucket / "config.json").read_text()) == PAGE_CONFIG
 
 
 def test_guide_is_built_before_the_page_is_deployed(infra: Infra) -> None:
@@ -405,11 +406,17 @@ def test_prompted_key_is_read_without_echo(infra: Infra) -> None:
 def test_uploaded_config_points_at_function_and_repo_copy_is_untouched(infra: Infra) -> None:
     result = infra.run("deploy.sh", GCLOUD_SHIM_EXISTING="all")
     assert result.returncode == 0, result.stderr
-    assert json.loads((infra.bucket / "config.json").read_text()) == {"apiBaseUrl": FUNCTION_URL}
+    assert json.loads((infra.bucket / "config.json").read_text()) == PAGE_CONFIG
     assert (infra.bucket / "index.html").exists()
     assert (infra.bucket / "app.js").exists()
     assert (infra.site / "config.json").read_text() == LOCAL_CONFIG
     assert FUNCTION_URL in result.stdout
+
+
+def test_the_page_gets_the_deployments_emergency_number_from_its_first_paint(infra: Infra) -> None:
+    result = infra.run("deploy.sh", GCLOUD_SHIM_EXISTING="all", EMERGENCY_NUMBER="911")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((infra.bucket / "config.json").read_text())["emergencyNumber"] == "911"
 
 
 def test_config_and_html_are_uploaded_uncached_to_a_shared_bucket(infra: Infra) -> None:
@@ -467,7 +474,7 @@ def test_page_hosted_elsewhere_is_written_not_uploaded(infra: Infra) -> None:
     assert result.returncode == 0, result.stderr
     assert [argv for argv in infra.argvs() if "storage" in argv] == []
     assert infra.firebase_called("deploy") == []
-    assert json.loads((work / "site" / "config.json").read_text()) == {"apiBaseUrl": FUNCTION_URL}
+    assert json.loads((work / "site" / "config.json").read_text()) == PAGE_CONFIG
     assert infra.function_env()["ALLOWED_ORIGINS"] == "https://demo-project.web.app"
 
 

@@ -192,3 +192,22 @@ def test_a_configured_text_cannot_inject_formatting() -> None:
 
 def test_an_unknown_language_falls_back_to_english() -> None:
     assert text("xx", "steps_in_english") == "_The steps below are in English._"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "my mate took 20 paracetamol",
+        "lol my mate took like 20 paracetamol as a joke is that bad",
+        "he swallowed 15 ibuprofen",
+        "我丈夫没有呼吸",
+        "他没有呼吸",
+    ],
+)
+def test_plain_reports_found_by_trying_the_product_are_emergencies(message: str) -> None:
+    assert assess(message).emergency
+
+
+@pytest.mark.parametrize("message", ["i take 2 paracetamol for headaches", "他还有呼吸吗"])
+def test_their_harmless_neighbours_are_not(message: str) -> None:
+    assert not assess(message).emergency
