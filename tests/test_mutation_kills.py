@@ -1,3 +1,51 @@
-"""Behaviours pinned because a mutation of the core code survived every other test."""
+"""Behaviours pinned because a mutation of the core code survived every other test.
+
+Each test states one behaviour; scripts/mutation.py lists the mutants they kill.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from firstaid_chat.service import ChatRequest
+
+from tests.fakes.gemini import Behaviour, FakeGemini
+from tests.test_api import sse_events
+from tests.test_service import make_service
+
+STARTED = 1000.0  # a monotonic clock reading for the start of a turn
+
+
+@pytest.mark.parametrize(
+    ("request_timeout", "store_timeout", "model_seconds"),
+    [
+        (55.0, 8.0, 47.0),  # the store's own timeout is kept free at the end of the turn
+        (20.0, 8.0, 15.0),  # but never more than a quarter of the turn's deadline
+        (60.0, 15.0, 45.0),  # exactly a quarter
+    ],
+)
+def test_the_model_deadline_keeps_the_store_its_share(
+    tmp_path: Path, request_timeout: float, store_timeout: float, model_seconds: float
+) -> None:
+    service, model = make_service(
+        tmp_path, request_timeout_seconds=request_timeout, store_timeout_seconds=store_timeout
+    )
+    list(service.turn(ChatRequest("How do I treat a burn?"), client="c", started=STARTED))
+    assert model.prompts[0].deadline == pytest.approx(STARTED + model_seconds)
+
+
+def test_a_stream_broken_after_text_is_an_error_not_the_offline_guide(gemini: FakeGemini, make_client: Any) -> None:
+    """With the default FALLBACK=offline, a reply Gemini already began is never finished by the guide."""
+    client = make_client()  # FALLBACK left at its default, offline
+    gemini.enqueue(Behaviour(chunks=["Apply ", "pressure ", "and ", "never"], break_after=2))
+    body = {"message": "my arm is bleeding", "client_message_id": "m1"}
+    response = client.post("/v1/chat", json=body, headers={"Accept": "text/event-stream"})
+    events = sse_events(response)
+    assert [name for name, _ in events] == ["delta", "delta", "error"]
+    assert "".join(data["text"] for name, data in events if name == "delta") == "Apply pressure "
+    assert events[-1][1]["status"] == 503
+    assert events[-1][1]["error"]["code"] == "model_unavailable"
+    session_id = response.headers["X-Session-Id"]
+    assert client.get("/v1/session", headers={"X-Session-Id": session_id}).get_json()["messages"] == []

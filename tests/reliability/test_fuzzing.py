@@ -17,7 +17,7 @@ from firstaid_chat.api import validate_chat_fields
 from firstaid_chat.conversation import Turn
 from firstaid_chat.errors import ChatError
 from firstaid_chat.history import history_window, recent_tail
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import ROOT
@@ -167,3 +167,12 @@ def test_record_property_counts() -> None:
         "fuzzing", "Hypothesis: history window", f"{counts['window']} histories, window always maximal within budget"
     )
     assert counts["validation"] > 0
+
+
+@pytest.mark.parametrize(
+    "wanted",
+    [lambda c: "\ud800" <= c <= "\udfff", lambda c: c == "\x00", lambda c: c > "\uffff"],
+    ids=["lone surrogate", "NUL", "astral"],
+)
+def test_text_strategy_produces_the_awkward_characters(wanted: Any) -> None:
+    assert find(any_text(10), lambda text: any(wanted(c) for c in text))
