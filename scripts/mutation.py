@@ -61,8 +61,7 @@ def prepare(module: str) -> Path:
 
 def score(module: str) -> tuple[Counter[str], list[str]]:
     """Counts by status and the names of the mutants no test killed."""
-    meta = WORK / module / "mutants" / "src" / "firstaid_chat" / f"{MODULES[module]['file']}.meta"
-    results = json.loads(meta.read_text())["exit_code_by_key"]
+    results = json.loads(meta_file(module).read_text())["exit_code_by_key"]
     counts: Counter[str] = Counter()
     survivors = []
     for name, code in sorted(results.items()):
@@ -73,16 +72,35 @@ def score(module: str) -> tuple[Counter[str], list[str]]:
     return counts, survivors
 
 
-def run(module: str, env: dict[str, str]) -> None:
-    print(f"==> mutmut: firstaid_chat.{module}", flush=True)
-    work = prepare(module)
-    with (work / "mutmut.log").open("w") as log:
+def mutmut(work: Path, env: dict[str, str], *names: str) -> None:
+    with (work / "mutmut.log").open("a") as log:
         result = subprocess.run(
-            [str(MUTMUT), "run", "--max-children", "1"], cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT,
-            check=False,
+            [str(MUTMUT), "run", "--max-children", "1", *names], cwd=work, env=env, stdout=log,
+            stderr=subprocess.STDOUT, check=False,
         )  # fmt: skip
     if result.returncode != 0:
-        raise SystemExit(f"mutmut failed on {module}: see {work / 'mutmut.log'}")
+        raise SystemExit(f"mutmut failed in {work}: see {work / 'mutmut.log'}")
+
+
+def run(module: str, env: dict[str, str]) -> None:
+    """Test the module's new and changed mutants, then retest its survivors against today's tests."""
+    print(f"==> mutmut: firstaid_chat.{module}", flush=True)
+    work = prepare(module)
+    (work / "mutmut.log").write_text("")
+    survivors_before = survivors(module) if meta_file(module).exists() else []
+    mutmut(work, env)
+    again = [name for name in survivors(module) if name in survivors_before]
+    if again:
+        mutmut(work, env, *again)
+
+
+def meta_file(module: str) -> Path:
+    return WORK / module / "mutants" / "src" / "firstaid_chat" / f"{MODULES[module]['file']}.meta"
+
+
+def survivors(module: str) -> list[str]:
+    results = json.loads(meta_file(module).read_text())["exit_code_by_key"]
+    return [name for name, code in results.items() if code not in KILLED]
 
 
 def main(modules: list[str]) -> int:

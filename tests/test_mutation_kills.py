@@ -5,10 +5,14 @@ Each test states one behaviour; scripts/mutation.py lists the mutants they kill.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from firstaid_chat.conversation import Turn
+from firstaid_chat.errors import ModelRateLimited, RateLimited, StoreUnavailable
+from firstaid_chat.history import recent_tail
 from firstaid_chat.service import ChatRequest
 
 from tests.fakes.gemini import Behaviour, FakeGemini
@@ -49,3 +53,23 @@ def test_a_stream_broken_after_text_is_an_error_not_the_offline_guide(gemini: Fa
     assert events[-1][1]["error"]["code"] == "model_unavailable"
     session_id = response.headers["X-Session-Id"]
     assert client.get("/v1/session", headers={"X-Session-Id": session_id}).get_json()["messages"] == []
+
+
+def test_the_inline_tail_keeps_turns_that_fill_its_budget_exactly() -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    turns = [Turn(1, "ab", "cd", at), Turn(2, "abc", "def", at), Turn(3, "x", "y", at)]  # 4 + 6 + 2 chars
+    assert [t.seq for t in recent_tail(turns, 12)] == [1, 2, 3]
+    assert [t.seq for t in recent_tail(turns, 11)] == [2, 3]
+
+
+def test_retry_after_is_a_whole_number_of_seconds_and_at_least_one() -> None:
+    busy = ModelRateLimited(retry_after=0)
+    assert busy.headers == {"Retry-After": "1"}  # "retry now" would only make a busy model busier
+    assert busy.retry_after == 0  # kept as given for the stream's error event
+    assert RateLimited(retry_after=7).headers == {"Retry-After": "7"}
+    assert RateLimited(retry_after=7).retry_after == 7
+
+
+def test_an_error_reads_as_its_message_for_the_person() -> None:
+    assert str(StoreUnavailable()) == StoreUnavailable.default_message
+    assert str(RateLimited("Slow down.", retry_after=3)) == "Slow down."
