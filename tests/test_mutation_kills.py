@@ -5,12 +5,12 @@ Each test states one behaviour; scripts/mutation.py lists the mutants they kill.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from firstaid_chat.conversation import Turn
+from firstaid_chat.conversation import Session, Turn, TurnRef, ref_for_turn, text_hash
 from firstaid_chat.errors import ModelRateLimited, RateLimited, StoreUnavailable
 from firstaid_chat.history import recent_tail
 from firstaid_chat.service import ChatRequest
@@ -73,3 +73,52 @@ def test_retry_after_is_a_whole_number_of_seconds_and_at_least_one() -> None:
 def test_an_error_reads_as_its_message_for_the_person() -> None:
     assert str(StoreUnavailable()) == StoreUnavailable.default_message
     assert str(RateLimited("Slow down.", retry_after=3)) == "Slow down."
+
+
+AT = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def session_with(**fields: Any) -> Session:
+    fields.setdefault("recent", ())
+    return Session(id="s" * 22, created_at=AT, expires_at=AT + timedelta(hours=1), turn_count=0, **fields)
+
+
+def test_text_hash_is_96_bits_of_hex_and_takes_any_string() -> None:
+    assert len(text_hash("call 112")) == 24
+    assert int(text_hash("call 112"), 16) >= 0
+    # A lone surrogate (possible in JSON as "\\ud800") hashes instead of raising, and distinctly.
+    assert text_hash("\ud800") != text_hash("\ud801")
+
+
+def test_a_turn_key_is_found_in_the_index_or_in_the_inline_tail() -> None:
+    indexed_only = session_with(refs=(TurnRef(1, "k-old", None, text_hash("a")),))
+    assert indexed_only.holds_key("k-old")
+    tail_only = session_with(recent=(Turn(1, "a", "b", AT, key="k-new"),))
+    assert tail_only.holds_key("k-new")
+    assert not tail_only.holds_key("k-old")
+
+
+def test_a_turn_ref_keeps_the_turn_key() -> None:
+    turn = Turn(3, "help", "ok", AT, client_message_id="m3", key="k3")
+    assert ref_for_turn(turn) == TurnRef(3, "k3", text_hash("m3"), text_hash("help"))
+    assert ref_for_turn(Turn(4, "x", "y", AT)).client_message_id_hash is None
+
+
+def test_a_claim_holds_until_its_lapse_time_and_needs_a_key() -> None:
+    until = AT + timedelta(seconds=55)
+    claimed = session_with(pending_key="k", pending_until=until, pending_message=text_hash("m1"))
+    assert claimed.turn_in_progress(until - timedelta(microseconds=1))
+    assert not claimed.turn_in_progress(until)  # lapsed at exactly its end
+    assert not session_with(pending_key=None, pending_until=until).turn_in_progress(AT)
+    assert not claimed.turn_in_progress(AT, "m1")  # a retry of the same message takes it over
+    assert claimed.turn_in_progress(AT, "m2")
+
+
+def test_a_turn_is_superseded_only_by_a_retry_of_its_own_message() -> None:
+    until = AT + timedelta(seconds=55)
+    retried = session_with(pending_key="k2", pending_until=until, pending_message=text_hash("m1"))
+    assert retried.superseded("k1", "m1")
+    assert not retried.superseded("k2", "m1")  # still its own claim
+    assert not retried.superseded("k1", "m9")  # another message's claim
+    assert not retried.superseded("k1", None)  # a turn without a client message id
+    assert not session_with(pending_message=text_hash("m1")).superseded("k1", "m1")  # no claim at all
