@@ -10,7 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from firstaid_chat.conversation import Session, Turn, TurnRef, ref_for_turn, text_hash
+from firstaid_chat.conversation import (
+    Session,
+    Turn,
+    TurnRef,
+    is_session_id,
+    new_session_id,
+    new_turn_key,
+    ref_for_turn,
+    text_hash,
+)
 from firstaid_chat.errors import ModelRateLimited, RateLimited, StoreUnavailable
 from firstaid_chat.history import recent_tail
 from firstaid_chat.service import ChatRequest
@@ -122,3 +131,13 @@ def test_a_turn_is_superseded_only_by_a_retry_of_its_own_message() -> None:
     assert not retried.superseded("k1", "m9")  # another message's claim
     assert not retried.superseded("k1", None)  # a turn without a client message id
     assert not session_with(pending_message=text_hash("m1")).superseded("k1", "m1")  # no claim at all
+
+
+def test_session_ids_carry_192_random_bits_and_turn_keys_128() -> None:
+    session_ids = {new_session_id() for _ in range(50)}
+    assert len(session_ids) == 50
+    assert {len(session_id) for session_id in session_ids} == {32}  # 24 bytes in URL-safe base64
+    assert all(is_session_id(session_id) for session_id in session_ids)
+    keys = {new_turn_key() for _ in range(50)}
+    assert len(keys) == 50
+    assert all(len(key) == 32 and int(key, 16) >= 0 for key in keys)  # 16 bytes in hex
