@@ -21,12 +21,15 @@ from firstaid_chat.conversation import (
     text_hash,
 )
 from firstaid_chat.errors import ModelRateLimited, RateLimited, StoreUnavailable
+from firstaid_chat.errors import RateLimited as SessionRateLimited
 from firstaid_chat.history import recent_tail
-from firstaid_chat.service import ChatRequest
+from firstaid_chat.service import ChatRequest, ChatService
+from firstaid_chat.settings import Settings
+from firstaid_chat.store.sqlite import SQLiteStore
 
 from tests.fakes.gemini import Behaviour, FakeGemini
 from tests.test_api import sse_events
-from tests.test_service import make_service
+from tests.test_service import ScriptedModel, make_service
 
 STARTED = 1000.0  # a monotonic clock reading for the start of a turn
 
@@ -141,3 +144,41 @@ def test_session_ids_carry_192_random_bits_and_turn_keys_128() -> None:
     keys = {new_turn_key() for _ in range(50)}
     assert len(keys) == 50
     assert all(len(key) == 32 and int(key, 16) >= 0 for key in keys)  # 16 bytes in hex
+
+
+def test_the_json_answer_has_the_documented_fields(gemini: FakeGemini, make_client: Any) -> None:
+    client = make_client(EMERGENCY_NUMBER="999")
+    body = {"message": "someone collapsed and is not breathing", "client_message_id": "m1"}
+    first = client.post("/v1/chat", json=body).get_json()
+    assert set(first) == {
+        "session_id", "reply", "finish_reason", "source", "emergency", "emergency_number", "turn",
+        "client_message_id", "created_at", "replayed",
+    }  # fmt: skip
+    assert (first["emergency"], first["emergency_number"], first["client_message_id"]) == (True, "999", "m1")
+    assert datetime.fromisoformat(first["created_at"]).tzinfo is not None
+    assert first["replayed"] is False
+    again = client.post("/v1/chat", json={**body, "session_id": first["session_id"]}).get_json()
+    assert again["replayed"] is True
+    assert {k: v for k, v in again.items() if k != "replayed"} == {k: v for k, v in first.items() if k != "replayed"}
+
+
+def test_the_session_rate_limit_counts_the_last_minute_and_says_when_to_retry(tmp_path: Path) -> None:
+    """Two turns a minute: the wait is rounded up to whole seconds, at least one; a minute-old turn is out."""
+    now = [AT]
+    config = Settings(rate_limit_client_per_minute=0, rate_limit_session_per_minute=2)
+    store = SQLiteStore(tmp_path / "s.sqlite3", ttl=timedelta(hours=1), tail_chars=32_000)
+    service = ChatService(config, store, ScriptedModel(), clock=lambda: now[0])
+
+    def turn_at(seconds: float, session_id: str | None) -> str:
+        now[0] = AT + timedelta(seconds=seconds)
+        events = list(service.turn(ChatRequest("bleeding", session_id), client="c"))
+        return str(events[0].session_id)
+
+    session_id = turn_at(0, None)
+    turn_at(0.5, session_id)
+    for seconds, retry_after in [(30, 30), (30.25, 30), (59.9, 1)]:
+        now[0] = AT + timedelta(seconds=seconds)
+        with pytest.raises(SessionRateLimited) as limited:
+            list(service.turn(ChatRequest("bleeding", session_id), client="c"))
+        assert limited.value.retry_after == retry_after, seconds
+    turn_at(60, session_id)  # the first turn is exactly a minute old: out of the window
