@@ -5,6 +5,8 @@ Each test states one behaviour; scripts/mutation.py lists the mutants they kill.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from firstaid_chat.conversation import (
 from firstaid_chat.errors import ModelRateLimited, RateLimited, StoreUnavailable
 from firstaid_chat.errors import RateLimited as SessionRateLimited
 from firstaid_chat.history import recent_tail
+from firstaid_chat.model import Chunk, Prompt, Usage
 from firstaid_chat.service import ChatRequest, ChatService
 from firstaid_chat.settings import Settings
 from firstaid_chat.store.sqlite import SQLiteStore
@@ -155,6 +158,7 @@ def test_the_json_answer_has_the_documented_fields(gemini: FakeGemini, make_clie
         "client_message_id", "created_at", "replayed",
     }  # fmt: skip
     assert (first["emergency"], first["emergency_number"], first["client_message_id"]) == (True, "999", "m1")
+    assert first["reply"].startswith("**Call 999 now**")  # the emergency lead comes before the model's words
     assert datetime.fromisoformat(first["created_at"]).tzinfo is not None
     assert first["replayed"] is False
     again = client.post("/v1/chat", json={**body, "session_id": first["session_id"]}).get_json()
@@ -182,3 +186,51 @@ def test_the_session_rate_limit_counts_the_last_minute_and_says_when_to_retry(tm
             list(service.turn(ChatRequest("bleeding", session_id), client="c"))
         assert limited.value.retry_after == retry_after, seconds
     turn_at(60, session_id)  # the first turn is exactly a minute old: out of the window
+
+
+class OneReply:
+    """A model with one fixed answer: its chunks, as given."""
+
+    source = "gemini"
+
+    def __init__(self, *chunks: Chunk) -> None:
+        self.chunks = chunks
+
+    def stream(self, prompt: Prompt) -> Iterator[Chunk]:
+        yield from self.chunks
+
+
+LOGGED_TURN_FIELDS = (
+    "turn", "source", "finish_reason", "emergency", "latency_ms",
+    "prompt_tokens", "output_tokens", "total_tokens", "client_disconnected",
+)  # fmt: skip
+
+
+def test_a_stored_turn_is_logged_with_its_figures_and_without_its_text(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ticks = iter([STARTED + 0.12345])
+    config = Settings(rate_limit_client_per_minute=0, rate_limit_session_per_minute=0)
+    store = SQLiteStore(tmp_path / "s.sqlite3", ttl=timedelta(hours=1), tail_chars=32_000)
+    usage = Usage(prompt_tokens=11, output_tokens=7, total_tokens=18)
+    model = OneReply(Chunk(text="Cool the burn."), Chunk(finish_reason="STOP", usage=usage))
+    service = ChatService(config, store, model, monotonic=lambda: next(ticks))
+    with caplog.at_level(logging.INFO, logger="firstaid_chat"):
+        list(service.turn(ChatRequest("my secret burn question"), client="c", started=STARTED))
+    (record,) = [r for r in caplog.records if r.getMessage() == "turn stored"]
+    assert {k: getattr(record, k) for k in LOGGED_TURN_FIELDS} == {
+        "turn": 1, "source": "gemini", "finish_reason": "STOP", "emergency": False, "latency_ms": 123.5,
+        "prompt_tokens": 11, "output_tokens": 7, "total_tokens": 18, "client_disconnected": False,
+    }  # fmt: skip
+    assert "secret" not in caplog.text
+
+
+def test_a_blocked_prompt_gets_the_honest_reply_and_stays_out_of_context(tmp_path: Path) -> None:
+    config = Settings(rate_limit_client_per_minute=0, rate_limit_session_per_minute=0)
+    store = SQLiteStore(tmp_path / "s.sqlite3", ttl=timedelta(hours=1), tail_chars=32_000)
+    service = ChatService(config, store, OneReply(Chunk(prompt_blocked=True)))
+    done = list(service.turn(ChatRequest("blocked words"), client="c"))[-1]
+    assert done.payload["reply"].startswith("I can't help with that message")
+    assert done.payload["finish_reason"] == "SAFETY"
+    (turn,) = store.list_turns(done.payload["session_id"], datetime.now(UTC)) or []
+    assert turn.in_context is False
