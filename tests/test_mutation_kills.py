@@ -30,9 +30,12 @@ from firstaid_chat.service import ChatRequest, ChatService
 from firstaid_chat.settings import Settings
 from firstaid_chat.store.sqlite import SQLiteStore
 
-from tests.fakes.gemini import Behaviour, FakeGemini
+from tests.fakes.firestore_emulator import FirestoreEmulator
+from tests.fakes.gemini import Behaviour, FakeGemini, error
+from tests.firestore_ops import FirestoreOps
 from tests.test_api import sse_events
 from tests.test_service import ScriptedModel, make_service
+from tests.test_store_contract import make_firestore
 
 STARTED = 1000.0  # a monotonic clock reading for the start of a turn
 
@@ -158,7 +161,9 @@ def test_the_json_answer_has_the_documented_fields(gemini: FakeGemini, make_clie
         "client_message_id", "created_at", "replayed",
     }  # fmt: skip
     assert (first["emergency"], first["emergency_number"], first["client_message_id"]) == (True, "999", "m1")
-    assert first["reply"].startswith("**Call 999 now**")  # the emergency lead comes before the model's words
+    lead, rest = first["reply"].split("\n\n", 1)
+    assert lead.startswith("**Call 999 now**")  # the emergency lead, then the model's words
+    assert rest == "Fake reply to: someone collapsed and is not breathing"
     assert datetime.fromisoformat(first["created_at"]).tzinfo is not None
     assert first["replayed"] is False
     again = client.post("/v1/chat", json={**body, "session_id": first["session_id"]}).get_json()
@@ -234,3 +239,30 @@ def test_a_blocked_prompt_gets_the_honest_reply_and_stays_out_of_context(tmp_pat
     assert done.payload["finish_reason"] == "SAFETY"
     (turn,) = store.list_turns(done.payload["session_id"], datetime.now(UTC)) or []
     assert turn.in_context is False
+
+
+def test_an_offline_answer_is_stored_as_offline(gemini: FakeGemini, make_client: Any) -> None:
+    client = make_client(MODEL_MAX_ATTEMPTS="1")  # FALLBACK left at its default, offline
+    gemini.enqueue(error(503))
+    answer = client.post("/v1/chat", json={"message": "how do I treat a burn", "client_message_id": "m1"}).get_json()
+    assert answer["source"] == "offline"
+    session = client.get("/v1/session", headers={"X-Session-Id": answer["session_id"]}).get_json()
+    assert [m.get("source") for m in session["messages"] if m["role"] == "model"] == ["offline"]
+
+
+def test_a_retry_of_a_recent_message_is_answered_from_the_loaded_session(
+    firestore_emulator: FirestoreEmulator,
+) -> None:
+    """One document read: the stored turn is in the session's inline tail, no direct read of it."""
+    store = make_firestore(firestore_emulator)
+    config = Settings(rate_limit_client_per_minute=0, rate_limit_session_per_minute=0)
+    model = ScriptedModel()
+    service = ChatService(config, store, model)
+    first = list(service.turn(ChatRequest("burn", None, "m1"), client="c"))[-1].payload
+    ops = FirestoreOps(store._client)
+    retry = list(service.turn(ChatRequest("burn", first["session_id"], "m1"), client="c"))[-1].payload
+    assert retry["replayed"] is True
+    assert retry["reply"] == first["reply"]
+    assert len(model.prompts) == 1
+    assert (ops.reads, ops.writes, ops.rpcs) == (1, 0, 1)
+    store.close()
