@@ -22,7 +22,7 @@ from firstaid_chat.conversation import (
     ref_for_turn,
     text_hash,
 )
-from firstaid_chat.errors import ModelRateLimited, RateLimited, StoreUnavailable
+from firstaid_chat.errors import ModelRateLimited, RateLimited, SessionNotFound, StoreUnavailable
 from firstaid_chat.errors import RateLimited as SessionRateLimited
 from firstaid_chat.history import recent_tail
 from firstaid_chat.model import Chunk, Prompt, Usage
@@ -266,3 +266,78 @@ def test_a_retry_of_a_recent_message_is_answered_from_the_loaded_session(
     assert len(model.prompts) == 1
     assert (ops.reads, ops.writes, ops.rpcs) == (1, 0, 1)
     store.close()
+
+
+def sqlite_service(tmp_path: Path, model: Any, store: SQLiteStore | None = None, **settings: Any) -> ChatService:
+    config = Settings(**{"rate_limit_client_per_minute": 0, "rate_limit_session_per_minute": 0, **settings})
+    store = store or SQLiteStore(tmp_path / "s.sqlite3", ttl=timedelta(hours=1), tail_chars=32_000)
+    return ChatService(config, store, model)
+
+
+def test_the_client_rate_limit_counts_each_client_apart(tmp_path: Path) -> None:
+    service = sqlite_service(tmp_path, ScriptedModel(), rate_limit_client_per_minute=1)
+    list(service.turn(ChatRequest("a"), client="203.0.113.7"))
+    list(service.turn(ChatRequest("b"), client="198.51.100.9"))
+    with pytest.raises(SessionRateLimited):
+        list(service.turn(ChatRequest("c"), client="203.0.113.7"))
+
+
+class RacingStore(SQLiteStore):
+    """A real SQLite store where something happens between a turn's load and its claim."""
+
+    before_claim: Any = None
+
+    def claim_turn(self, *args: Any, **kwargs: Any) -> Any:
+        race, self.before_claim = self.before_claim, None
+        if race is not None:
+            race()
+        return super().claim_turn(*args, **kwargs)
+
+
+def test_a_delete_between_load_and_claim_is_session_not_found_not_a_new_session(tmp_path: Path) -> None:
+    store = RacingStore(tmp_path / "s.sqlite3", ttl=timedelta(hours=1), tail_chars=32_000)
+    model = ScriptedModel()
+    service = sqlite_service(tmp_path, model, store)
+    events = list(service.turn(ChatRequest("first"), client="c"))
+    session_id = events[0].session_id
+    store.before_claim = lambda: store.delete_session(session_id, datetime.now(UTC))
+    with pytest.raises(SessionNotFound):
+        list(service.turn(ChatRequest("second", session_id), client="c"))
+    assert len(model.prompts) == 1
+    assert store.list_turns(session_id, datetime.now(UTC)) is None
+
+
+def test_a_retry_stored_between_load_and_claim_is_answered_from_the_store(tmp_path: Path) -> None:
+    store = RacingStore(tmp_path / "s.sqlite3", ttl=timedelta(hours=1), tail_chars=32_000)
+    model = ScriptedModel()
+    service = sqlite_service(tmp_path, model, store)
+    events = list(service.turn(ChatRequest("first"), client="c"))
+    session_id = events[0].session_id
+    retry = ChatRequest("second", session_id, "m2")
+    other_instance = sqlite_service(tmp_path, model, store)
+    store.before_claim = lambda: list(other_instance.turn(retry, client="c"))
+    done = list(service.turn(retry, client="c"))[-1].payload
+    assert done["replayed"] is True
+    assert done["turn"] == 2
+    assert len(model.prompts) == 2  # the first message and one answer to the second
+    assert [t.seq for t in store.list_turns(session_id, datetime.now(UTC)) or []] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("chunks", "reply_start", "finish_reason"),
+    [
+        ([Chunk(prompt_blocked=True, finish_reason="PROHIBITED_CONTENT")], "I can't help", "PROHIBITED_CONTENT"),
+        ([Chunk(finish_reason="SAFETY")], "I can't help", "SAFETY"),  # blocked before any word
+        ([Chunk(text="Press on the wound."), Chunk(finish_reason="SAFETY")], "Press on the wound.", "SAFETY"),
+    ],
+    ids=["prompt-blocked", "reply-blocked", "blocked-after-text"],
+)
+def test_blocking_is_reported_honestly(
+    tmp_path: Path, chunks: list[Chunk], reply_start: str, finish_reason: str
+) -> None:
+    service = sqlite_service(tmp_path, OneReply(*chunks))
+    done = list(service.turn(ChatRequest("question"), client="c"))[-1].payload
+    assert done["reply"].startswith(reply_start)
+    assert done["finish_reason"] == finish_reason
+    if reply_start != "I can't help":
+        assert "I can't help" not in done["reply"]  # text already given is not contradicted
