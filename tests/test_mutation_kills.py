@@ -5,6 +5,7 @@ Each test states one behaviour; scripts/mutation.py lists the mutants they kill.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -241,11 +242,19 @@ def test_a_blocked_prompt_gets_the_honest_reply_and_stays_out_of_context(tmp_pat
     assert turn.in_context is False
 
 
-def test_an_offline_answer_is_stored_as_offline(gemini: FakeGemini, make_client: Any) -> None:
+def test_an_offline_answer_is_stored_as_offline(
+    gemini: FakeGemini, make_client: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     client = make_client(MODEL_MAX_ATTEMPTS="1")  # FALLBACK left at its default, offline
     gemini.enqueue(error(503))
     answer = client.post("/v1/chat", json={"message": "how do I treat a burn", "client_message_id": "m1"}).get_json()
     assert answer["source"] == "offline"
+    assert answer["finish_reason"] == "STOP"
+    assert answer["reply"].startswith("_Offline mode: the AI assistant is unavailable right now")
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    (record,) = [r for r in logged if "offline guide" in r["message"]]
+    assert (record["message"], record["severity"]) == ("model failed; answering from the offline guide", "WARNING")
+    assert record["error_code"] == "model_unavailable"
     session = client.get("/v1/session", headers={"X-Session-Id": answer["session_id"]}).get_json()
     assert [m.get("source") for m in session["messages"] if m["role"] == "model"] == ["offline"]
 
@@ -278,8 +287,17 @@ def test_the_client_rate_limit_counts_each_client_apart(tmp_path: Path) -> None:
     service = sqlite_service(tmp_path, ScriptedModel(), rate_limit_client_per_minute=1)
     list(service.turn(ChatRequest("a"), client="203.0.113.7"))
     list(service.turn(ChatRequest("b"), client="198.51.100.9"))
-    with pytest.raises(SessionRateLimited):
+    with pytest.raises(SessionRateLimited) as limited:
         list(service.turn(ChatRequest("c"), client="203.0.113.7"))
+    assert limited.value.retry_after is not None
+    assert 1 <= limited.value.retry_after <= 60
+
+
+def test_a_reply_cut_at_max_tokens_before_any_word_is_still_an_answer(tmp_path: Path) -> None:
+    service = sqlite_service(tmp_path, OneReply(Chunk(finish_reason="MAX_TOKENS")))
+    done = list(service.turn(ChatRequest("question"), client="c"))[-1].payload
+    assert done["finish_reason"] == "MAX_TOKENS"
+    assert done["reply"].strip().startswith("(This reply was cut short.")
 
 
 class RacingStore(SQLiteStore):
