@@ -167,7 +167,9 @@ def test_the_json_answer_has_the_documented_fields(gemini: FakeGemini, make_clie
     assert rest == "Fake reply to: someone collapsed and is not breathing"
     assert datetime.fromisoformat(first["created_at"]).tzinfo is not None
     assert first["replayed"] is False
-    again = client.post("/v1/chat", json={**body, "session_id": first["session_id"]}).get_json()
+    retried = client.post("/v1/chat", json={**body, "session_id": first["session_id"]})
+    assert retried.headers["X-Session-Id"] == first["session_id"]  # a replay announces its session too
+    again = retried.get_json()
     assert again["replayed"] is True
     assert {k: v for k, v in again.items() if k != "replayed"} == {k: v for k, v in first.items() if k != "replayed"}
 
