@@ -17,8 +17,32 @@ if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/nu
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# Every outside component the tests use must be here: a missing one fails the run (with how to get
+# it) rather than skipping its tests, unless SKIP_COMPONENTS names it (tests/components.py).
+skip=",${SKIP_COMPONENTS:-},"
+[ "${CI:-}" = true ] && skip=",,"
+absent=0
+require() {  # component, how to get it, check command...
+  local name=$1 how=$2
+  shift 2
+  if [[ $skip != *",$name,"* ]] && ! "$@" >/dev/null 2>&1; then
+    echo "error: $name is missing: $how; or set SKIP_COMPONENTS=$name to skip its tests" >&2
+    absent=1
+  fi
+}
+jar=${FIRESTORE_EMULATOR_JAR:-/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar}
+require emulator "install Java 17 (apt-get install openjdk-17-jre-headless) and the Firestore emulator \
+(gcloud components install cloud-firestore-emulator, or Debian package google-cloud-cli-firestore-emulator)" \
+  bash -c "command -v java && test -f '$jar'"
+require browser "install Chromium (apt-get install chromium)" test -x /usr/bin/chromium
+require gcloud "install the Google Cloud CLI (Debian package google-cloud-cli)" command -v gcloud
+require shellcheck "install ShellCheck (apt-get install shellcheck)" command -v shellcheck
+require node "install Node.js and npm (apt-get install nodejs npm)" command -v npm
+[ "$absent" = 0 ] || exit 1
+
 echo "==> npm ci (Redocly CLI for the spec lint; eventsource-parser for the JavaScript example)"
 for dir in . examples/js; do
+  [[ $skip == *",node,"* ]] && ! command -v npm >/dev/null && break
   (cd "$dir" && npm ci --no-audit --no-fund --prefer-offline --loglevel=error >/dev/null)
 done
 # The Firebase CLI pinned in infra/package.json: the deployment tests check the page's

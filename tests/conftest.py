@@ -15,7 +15,7 @@ FUNCTIONS = ROOT / "functions"
 sys.path.insert(0, str(FUNCTIONS))
 
 
-from tests import leaks  # noqa: E402
+from tests import components, leaks  # noqa: E402
 from tests.fakes.firestore_emulator import FirestoreEmulator, jar_path  # noqa: E402
 from tests.fakes.gemini import FakeGemini  # noqa: E402
 from tests.fakes.secret_manager import FakeSecretManager  # noqa: E402
@@ -57,15 +57,26 @@ def _no_key_in_responses(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    """Fail a test whose captured output or logs contain a test key, or that saw a leaking response."""
+    """Fail a test whose captured output or logs contain a test key, or that saw a leaking response.
+
+    A leak seen in a fixture's setup or teardown fails that phase (an error for the test), and
+    ``pytest_sessionfinish`` fails the run for any leak no test phase reported.
+    """
     outcome = yield
     report = outcome.get_result()
     for name, text in report.sections:
         leaks.check(text, f"{item.nodeid} {name}", "log_texts")
-    if leaks.found and report.when == "call" and report.passed:
+    if leaks.found and report.passed:
         report.outcome = "failed"
         report.longrepr = "key leak: " + "; ".join(sorted(set(leaks.found)))
+        leaks.reported.extend(leaks.found)
         leaks.found.clear()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A leak found after the last test phase (a session fixture's teardown) fails the run too."""
+    if leaks.found and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -79,8 +90,10 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     counts = leaks.checked
     terminalreporter.write_line(
         f"key leak guard: {counts['responses']} responses and {counts['log_texts']} captured outputs checked, "
-        f"{len(leaks.found)} leaks"
+        f"{len(leaks.found) + len(leaks.reported)} leaks"
     )
+    for where in sorted(set(leaks.found)):
+        terminalreporter.write_line(f"key leak outside any test phase: {where}", red=True)
 
 
 @pytest.fixture(autouse=True)
@@ -172,12 +185,13 @@ def secret_manager(secret_server: FakeSecretManager) -> FakeSecretManager:
 
 @pytest.fixture(scope="session")
 def firestore_emulator() -> Iterator[FirestoreEmulator]:
+    running = os.environ.get("TEST_FIRESTORE_EMULATOR")  # host:port of one started by scripts/mutation.sh
+    if running:
+        yield FirestoreEmulator.attach(running)
+        return
     jar = jar_path()
     if jar is None:
-        message = "the Firestore emulator (Google Cloud CLI component) and java are not installed"
-        if IN_CI:
-            pytest.fail(f"{message}; CI must run the emulator-backed tests")
-        pytest.skip(message)
+        components.missing("emulator", "the Firestore emulator (Google Cloud CLI component) or java is not installed")
     emulator = FirestoreEmulator(jar).start()
     yield emulator
     emulator.stop()

@@ -1,4 +1,8 @@
-"""Counts what a Firestore client really sends: RPCs, documents read and documents written."""
+"""Counts what a Firestore client really sends: RPCs, documents read and documents written.
+
+The count is taken by a gRPC client interceptor on the client's channel, below every GAPIC method,
+so any RPC the client makes is seen (a method nobody thought of wrapping included).
+"""
 
 from __future__ import annotations
 
@@ -6,21 +10,28 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import grpc
 
-class FirestoreOps:
-    """Wraps a ``firestore.Client``'s API methods and counts each call and document."""
+# Documents written per request, by RPC: Commit and BatchWrite carry a list of writes.
+SINGLE_WRITES = {"CreateDocument", "UpdateDocument", "DeleteDocument"}
+LISTED_WRITES = {"Commit", "BatchWrite"}
+
+
+class FirestoreOps(
+    grpc.UnaryUnaryClientInterceptor,
+    grpc.UnaryStreamClientInterceptor,
+    grpc.StreamUnaryClientInterceptor,
+    grpc.StreamStreamClientInterceptor,
+):
+    """Intercepts a ``firestore.Client``'s gRPC channel and counts each RPC, document read and write."""
 
     def __init__(self, client: Any) -> None:
         self.counts: Counter[str] = Counter()
-        api = client._firestore_api
-        for name in ("batch_get_documents", "run_query", "list_documents"):
-            setattr(api, name, self._reads(name, getattr(api, name)))
-        for name in ("commit", "batch_write"):
-            setattr(api, name, self._writes(name, getattr(api, name)))
-        for name in ("begin_transaction", "rollback"):
-            setattr(api, name, self._rpc(name, getattr(api, name)))
-        # An aggregation (count, sum) is billed as one document read per 1,000 index entries it scans.
-        api.run_aggregation_query = self._aggregation(api.run_aggregation_query)
+        transport = client._firestore_api._transport
+        # The GAPIC transport makes its method stubs from this channel; rebuild them on the intercepted one.
+        transport._logged_channel = grpc.intercept_channel(transport._logged_channel, self)
+        transport._stubs.clear()
+        transport._prep_wrapped_messages(client._client_info)
 
     @property
     def reads(self) -> int:
@@ -37,57 +48,64 @@ class FirestoreOps:
     def reset(self) -> None:
         self.counts.clear()
 
-    def _rpc(self, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
-        def call(*args: Any, **kwargs: Any) -> Any:
-            self.counts["rpcs"] += 1
-            self.counts[name] += 1
-            return method(*args, **kwargs)
+    def _start(self, details: grpc.ClientCallDetails, request: Any) -> str:
+        name = str(details.method).rsplit("/", 1)[-1]
+        self.counts["rpcs"] += 1
+        self.counts[name] += 1
+        if name in LISTED_WRITES:
+            self.counts["writes"] += len(request.writes)
+        elif name in SINGLE_WRITES:
+            self.counts["writes"] += 1
+        return name
 
-        return call
-
-    def _aggregation(self, method: Callable[..., Any]) -> Callable[..., Any]:
-        def call(*args: Any, **kwargs: Any) -> Any:
-            self.counts["rpcs"] += 1
+    def intercept_unary_unary(self, continuation: Callable[..., Any], details: Any, request: Any) -> Any:
+        name = self._start(details, request)
+        outcome = continuation(details, request)
+        if name == "GetDocument" and outcome.exception() is None:
             self.counts["reads"] += 1
-            self.counts["run_aggregation_query"] += 1
-            return method(*args, **kwargs)
+        elif name == "ListDocuments" and outcome.exception() is None:
+            self.counts["reads"] += len(outcome.result().documents)
+        return outcome
 
-        return call
+    def intercept_unary_stream(self, continuation: Callable[..., Any], details: Any, request: Any) -> Any:
+        self._start(details, request)
+        return _CountedStream(continuation(details, request), self.counts)
 
-    def _reads(self, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
-        def call(*args: Any, **kwargs: Any) -> Any:
-            self.counts["rpcs"] += 1
-            self.counts[name] += 1
-            result = method(*args, **kwargs)
-            if name == "list_documents":
-                return self._count_pages(result)
-            return self._count_stream(result)
+    def intercept_stream_unary(self, continuation: Callable[..., Any], details: Any, requests: Any) -> Any:
+        self.counts["rpcs"] += 1
+        return continuation(details, requests)
 
-        return call
+    def intercept_stream_stream(self, continuation: Callable[..., Any], details: Any, requests: Any) -> Any:
+        self.counts["rpcs"] += 1
+        return continuation(details, requests)
 
-    def _count_stream(self, responses: Any) -> Iterator[Any]:
-        for response in responses:
-            # A missing document still costs a read; a query costs one per document returned.
-            if (
-                getattr(response, "found", None)
-                or getattr(response, "missing", None)
-                or getattr(response, "document", None)
-            ):
-                self.counts["reads"] += 1
-            yield response
 
-    def _count_pages(self, pager: Any) -> Iterator[Any]:
-        for document in pager:
-            self.counts["reads"] += 1
-            yield document
+class _CountedStream:
+    """A streamed response (BatchGetDocuments, RunQuery, RunAggregationQuery) that counts documents read."""
 
-    def _writes(self, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
-        def call(*args: Any, **kwargs: Any) -> Any:
-            self.counts["rpcs"] += 1
-            self.counts[name] += 1
-            request = kwargs.get("request") or (args[0] if args else {})
-            writes = request["writes"] if isinstance(request, dict) else request.writes
-            self.counts["writes"] += len(writes)
-            return method(*args, **kwargs)
+    def __init__(self, call: Any, counts: Counter[str]) -> None:
+        self._call = call
+        self._counts = counts
 
-        return call
+    def __iter__(self) -> Iterator[Any]:
+        return self
+
+    def __next__(self) -> Any:
+        response = next(self._call)
+        # A missing document still costs a read; a query, one per document; an aggregation, one.
+        if any(response_has(response, field) for field in ("found", "missing", "document", "result")):
+            self._counts["reads"] += 1
+        return response
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._call, name)
+
+
+def response_has(response: Any, field: str) -> bool:
+    """Whether a protobuf response has ``field`` set (proto-plus or raw protobuf messages)."""
+    try:
+        return bool(response.HasField(field))
+    except ValueError:  # not a field of this message
+        return False
+    except AttributeError:
+        return bool(getattr(response, field, None))

@@ -5,7 +5,8 @@ from __future__ import annotations
 SENTINEL_KEY = "AIzaFAKE-sentinel-key-never-shown-0001"
 # Other keys the tests hand out (rotation tests); none may leak either.
 WATCHED = [SENTINEL_KEY, "AIzaFAKE-old-key-0000000000000000000", "AIzaFAKE-new-key-1111111111111111111"]
-found: list[str] = []
+found: list[str] = []  # leaks not yet reported by a failed test phase
+reported: list[str] = []
 checked = {"responses": 0, "log_texts": 0}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -76,6 +77,26 @@ class FunctionServer:
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def log_records(self) -> list[dict[str, Any]]:
+        """The server's JSON log lines, parsed (lines that are not JSON objects, e.g. gunicorn's, left out)."""
+        records = []
+        for line in self.logs().splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+        return records
+
+    def request_statuses(self) -> list[int]:
+        """The status of every request the function answered, from its ``request`` log records."""
+        return [record["status"] for record in self.log_records() if record.get("message") == "request"]
+
+    def unexpected_errors(self) -> list[str]:
+        """Messages of ERROR records: unexpected exceptions, before or during a stream (a 500 or its event)."""
+        return [record["message"] for record in self.log_records() if record.get("severity") in ("ERROR", "CRITICAL")]
 
     def stop(self) -> None:
         stop(self.process)

@@ -130,3 +130,15 @@ def test_unreachable_firestore_is_store_unavailable() -> None:
     )
     with pytest.raises(StoreUnavailable):
         store_turn(store, new_session_id(), TurnDraft("a", "b"), NOW, create=True)
+
+
+def test_operations_are_counted_at_the_channel_whatever_the_client_method(store: Any) -> None:
+    session_id = new_session_id()
+    append(store, session_id, TurnDraft("one", "1"), NOW, create=True)
+    ops = FirestoreOps(store._client)
+    sessions = store._client.collection("sessions")
+    assert sessions.count().get()[0][0].value == 1  # RunAggregationQuery: one read
+    assert [ref.id for ref in sessions.list_documents()] == [session_id]  # ListDocuments: one document
+    sessions.document(session_id).collection("turns").document("00000001").delete()  # Commit, one write
+    assert (ops.counts["RunAggregationQuery"], ops.counts["ListDocuments"], ops.counts["Commit"]) == (1, 1, 1)
+    assert (ops.reads, ops.writes, ops.rpcs) == (2, 1, 3)

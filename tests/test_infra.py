@@ -9,8 +9,8 @@ Three kinds:
   the Gemini key never shows, the page learns the function's URL;
 - shellcheck, and gcloud's own reading of the .gcloudignore files.
 
-gcloud and shellcheck are skipped with a reason when missing, except with
-CI=true, where a missing tool fails the test.
+A missing gcloud or shellcheck fails the test with how to get it, unless
+SKIP_COMPONENTS names it (tests/components.py).
 """
 
 from __future__ import annotations
@@ -32,10 +32,11 @@ from typing import Any
 import pytest
 import yaml
 
+from tests import components
+
 REPO = Path(__file__).resolve().parents[1]
 INFRA = REPO / "infra"
 SHIM = Path(__file__).resolve().parent / "infra_shims" / "gcloud_shim.py"
-IN_CI = os.environ.get("CI", "").lower() == "true"
 
 KEY = "AIzaSy-SENTINEL-test-key-000000000000"
 FUNCTION_URL = "https://firstaid-chat-abc123-ew.a.run.app"
@@ -51,19 +52,12 @@ def command_words(argv: list[str]) -> list[str]:
     return [arg for arg in argv if not arg.startswith("-")]
 
 
-INSTALL_HINTS = {
-    "gcloud": "the Google Cloud CLI, Debian package google-cloud-cli from Google's apt repository",
-    "shellcheck": "apt-get install shellcheck",
-}
-
-
 def require_tool(name: str) -> str:
-    """The tool's path; skips the test when it is missing, or fails it when CI=true."""
+    """The tool's path; a missing tool fails the test (or skips it when SKIP_COMPONENTS names it)."""
     path = shutil.which(name)
     if path is None:
-        if IN_CI:
-            pytest.fail(f"{name} is required when CI=true but is not on PATH ({INSTALL_HINTS[name]})")
-        pytest.skip(f"{name} is not installed ({INSTALL_HINTS[name]})")
+        components.missing(name, f"{name} is not on PATH")
+    assert path is not None
     return path
 
 
@@ -95,6 +89,12 @@ class Infra:
             env={**self.env, **env},
             timeout=120,
         )
+
+    def run_ok(self, script: str, *args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
+        """``run``, asserting that the script exited 0."""
+        result = self.run(script, *args, stdin=stdin, **env)
+        assert result.returncode == 0, f"{script} exited {result.returncode}: {result.stderr[-2000:]}"
+        return result
 
     def calls(self) -> list[dict[str, Any]]:
         if not self.log.exists():
@@ -201,7 +201,7 @@ def test_existing_resources_are_kept_and_function_updated(infra: Infra) -> None:
 
 
 def test_ttl_is_set_on_sessions_turns_and_ratelimits(infra: Infra, key_file: Path) -> None:
-    infra.run("deploy.sh", "--key-file", str(key_file))
+    infra.run_ok("deploy.sh", "--key-file", str(key_file))
     updates = infra.called("firestore", "fields", "ttls", "update", "expires_at")
     groups = {arg.split("=", 1)[1] for argv in updates for arg in argv if arg.startswith("--collection-group=")}
     assert groups == {"sessions", "turns", "ratelimits", "token_budget", "token_shards", "client_turns"}
@@ -215,7 +215,7 @@ def project_roles_of(infra: Infra, account: str) -> set[str]:
 
 def test_runtime_account_gets_only_its_three_roles(infra: Infra, key_file: Path) -> None:
     """datastore.user and logWriter on the project, secretAccessor on the one secret."""
-    infra.run("deploy.sh", "--key-file", str(key_file))
+    infra.run_ok("deploy.sh", "--key-file", str(key_file))
     assert project_roles_of(infra, "firstaid-chat-fn") == {"roles/datastore.user", "roles/logging.logWriter"}
     (secret_binding,) = infra.called("secrets", "add-iam-policy-binding")
     assert "gemini-api-key" in secret_binding
@@ -225,7 +225,7 @@ def test_runtime_account_gets_only_its_three_roles(infra: Infra, key_file: Path)
 
 
 def test_function_is_built_by_its_own_build_account(infra: Infra, key_file: Path) -> None:
-    infra.run("deploy.sh", "--key-file", str(key_file))
+    infra.run_ok("deploy.sh", "--key-file", str(key_file))
     assert infra.called("iam", "service-accounts", "create", "firstaid-chat-build")
     assert project_roles_of(infra, "firstaid-chat-build") == {"roles/cloudbuild.builds.builder"}
     (deploy,) = infra.called("functions", "deploy")
@@ -234,7 +234,7 @@ def test_function_is_built_by_its_own_build_account(infra: Infra, key_file: Path
 
 
 def test_empty_build_account_name_keeps_googles_default_builder(infra: Infra) -> None:
-    infra.run("deploy.sh", GCLOUD_SHIM_EXISTING="all", BUILD_SERVICE_ACCOUNT_NAME="")
+    infra.run_ok("deploy.sh", GCLOUD_SHIM_EXISTING="all", BUILD_SERVICE_ACCOUNT_NAME="")
     (deploy,) = infra.called("functions", "deploy")
     assert not any(arg.startswith("--build-service-account") for arg in deploy)
     assert project_roles_of(infra, "firstaid-chat-build") == set()
@@ -420,14 +420,14 @@ def test_the_page_gets_the_deployments_emergency_number_from_its_first_paint(inf
 
 
 def test_config_and_html_are_uploaded_uncached_to_a_shared_bucket(infra: Infra) -> None:
-    infra.run("deploy.sh", "--shared-origin", GCLOUD_SHIM_EXISTING="all", **SHARED_BUCKET)
+    infra.run_ok("deploy.sh", "--shared-origin", GCLOUD_SHIM_EXISTING="all", **SHARED_BUCKET)
     (copy,) = infra.called("storage", "cp")
     assert "--cache-control=no-cache" in copy
     assert {Path(arg).name for arg in copy if arg.startswith("/")} == {"index.html", "config.json"}
 
 
 def test_function_allows_the_page_origin_from_its_first_deploy(infra: Infra, key_file: Path) -> None:
-    infra.run("deploy.sh", "--key-file", str(key_file))
+    infra.run_ok("deploy.sh", "--key-file", str(key_file))
     env = infra.function_env()
     assert env["ALLOWED_ORIGINS"] == PAGE_ORIGINS
     commands = [" ".join(call["argv"][:2]) for call in infra.calls()]
@@ -435,7 +435,7 @@ def test_function_allows_the_page_origin_from_its_first_deploy(infra: Infra, key
 
 
 def test_function_environment_names_store_secret_and_threads(infra: Infra) -> None:
-    infra.run("deploy.sh", GCLOUD_SHIM_EXISTING="all", CONCURRENCY="8")
+    infra.run_ok("deploy.sh", GCLOUD_SHIM_EXISTING="all", CONCURRENCY="8")
     env = infra.function_env()
     assert env["CHAT_STORE"] == "firestore"
     assert env["GOOGLE_CLOUD_PROJECT"] == "demo-project"
@@ -450,7 +450,7 @@ def test_function_environment_names_store_secret_and_threads(infra: Infra) -> No
 
 def test_commas_quotes_and_newlines_survive_the_env_file(infra: Infra) -> None:
     instruction = 'Be calm, brief: say "call 112".\nNever diagnose; \\ no guesses.'
-    infra.run(
+    infra.run_ok(
         "deploy.sh",
         GCLOUD_SHIM_EXISTING="all",
         SYSTEM_INSTRUCTION=instruction,
@@ -479,8 +479,8 @@ def test_page_hosted_elsewhere_is_written_not_uploaded(infra: Infra) -> None:
 
 
 def test_public_and_private_are_explicit_deploy_flags(infra: Infra) -> None:
-    infra.run("deploy.sh", GCLOUD_SHIM_EXISTING="all", ALLOW_UNAUTHENTICATED="false")
-    infra.run("deploy.sh", GCLOUD_SHIM_EXISTING="all", ALLOW_UNAUTHENTICATED="true")
+    infra.run_ok("deploy.sh", GCLOUD_SHIM_EXISTING="all", ALLOW_UNAUTHENTICATED="false")
+    infra.run_ok("deploy.sh", GCLOUD_SHIM_EXISTING="all", ALLOW_UNAUTHENTICATED="true")
     private, public = infra.called("functions", "deploy")
     assert "--no-allow-unauthenticated" in private
     assert "--allow-unauthenticated" in public
@@ -574,7 +574,7 @@ def test_teardown_keeps_data_unless_that_question_is_answered_yes(infra: Infra) 
 
 
 def test_teardown_yes_keeps_data_without_delete_data(infra: Infra) -> None:
-    infra.run("teardown.sh", "--yes", GCLOUD_SHIM_EXISTING="all")
+    infra.run_ok("teardown.sh", "--yes", GCLOUD_SHIM_EXISTING="all")
     assert infra.called("functions", "delete")
     assert infra.called("firestore", "databases", "delete") == []
 
@@ -719,13 +719,10 @@ FIREBASE_PARSE_ERRORS = ("error: unknown", "error: too many", "error: missing", 
 
 
 def pinned_firebase() -> str:
-    """The Firebase CLI pinned in infra/package.json; skips (fails under CI=true) when not installed."""
+    """The Firebase CLI pinned in infra/package.json; fails (or skips with SKIP_COMPONENTS=node) when not installed."""
     path = INFRA / "node_modules" / ".bin" / "firebase"
     if not path.exists():
-        message = "the pinned Firebase CLI is not installed (npm ci --prefix infra)"
-        if IN_CI:
-            pytest.fail(f"{message}; CI must check the firebase commands")
-        pytest.skip(message)
+        components.missing("node", "the pinned Firebase CLI is not installed (npm ci --prefix infra)")
     return str(path)
 
 
@@ -859,9 +856,7 @@ def test_scripts_are_executable_and_stop_on_errors(script: str) -> None:
 
 def _needs_node_modules() -> None:
     if not (REPO / "node_modules" / ".bin" / "esbuild").exists():
-        if IN_CI:
-            pytest.fail("node_modules is required when CI=true (npm ci)")
-        pytest.skip("node_modules is not installed (npm ci)")
+        components.missing("node", "node_modules is not installed (npm ci)")
 
 
 APP_CHECK_ENV = {

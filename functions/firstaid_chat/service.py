@@ -103,7 +103,7 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def turn_payload(session_id: str, turn: Turn, emergency_number: str, *, replayed: bool = False) -> dict[str, Any]:
+def turn_payload(session_id: str, turn: Turn, emergency_number: str, *, replayed: bool) -> dict[str, Any]:
     """The JSON answer to a chat request (also the ``done`` event of a stream)."""
     return {
         "session_id": session_id,

@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Dialog, Page, Playwright, sync_playwright
 
 from scripts.build_guide import build_guide
-from tests.conftest import IN_CI
+from tests import components
 from tests.fakes.gemini import FakeGemini
 from tests.servers import FunctionServer, StaticServer, function_env
 
@@ -44,11 +44,10 @@ DEFAULT_TIMEOUT_MS = 10_000
 
 
 def _missing_browser(reason: str) -> None:
-    """Fail in CI (the browser tests must run there), skip elsewhere with the reason in view."""
-    if IN_CI:
-        pytest.fail(f"{reason}; CI must run the browser tests")
-    warnings.warn(f"browser tests skipped: {reason}", pytest.PytestWarning, stacklevel=2)
-    pytest.skip(reason)
+    """Fail (the browser tests must run), or skip with the reason in view when SKIP_COMPONENTS names browser."""
+    if "browser" in components.opted_out():
+        warnings.warn(f"browser tests skipped: {reason}", pytest.PytestWarning, stacklevel=2)
+    components.missing("browser", reason)
 
 
 @pytest.fixture(scope="session")

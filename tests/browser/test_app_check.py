@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Route
 
+from tests import components
 from tests.browser.conftest import ChatPage, Stack, _new_chat_page
-from tests.conftest import IN_CI
 from tests.fakes.gemini import FakeGemini
 from tests.servers import FunctionServer, StaticServer, function_env
 from tests.test_auth import APP_CHECK_CLAIMS, NUMBER, KeyServer
@@ -80,10 +80,7 @@ def _cors() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def app_check_stack(gemini_server: FakeGemini, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     if not build_page.ESBUILD.exists():
-        message = "node_modules is not installed (npm ci): the page's App Check SDK cannot be bundled"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        components.missing("node", "node_modules is not installed (npm ci): the page's App Check SDK cannot be bundled")
     work = tmp_path_factory.mktemp("app-check")
     site_dir = work / "site"
     keys = KeyServer()

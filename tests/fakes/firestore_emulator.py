@@ -41,6 +41,11 @@ class FirestoreEmulator:
     def host(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @classmethod
+    def attach(cls, host: str) -> FirestoreEmulator:
+        """An emulator someone else started and will stop (``stop`` leaves it running)."""
+        return cls(Path(), int(host.rsplit(":", 1)[1]))
+
     def start(self) -> FirestoreEmulator:
         self.process = subprocess.Popen(
             ["java", "-cp", str(self.jar), MAIN_CLASS, "start", "--host=127.0.0.1", f"--port={self.port}"],

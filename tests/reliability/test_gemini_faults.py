@@ -167,8 +167,11 @@ def test_every_blocked_variant_gets_an_honest_reply_and_is_kept_out_of_context(
     assert body["reply"].startswith("I can't help with that message")
     assert body["finish_reason"] == ("SAFETY" if reason == "PROMPT_FEEDBACK" else reason)
     record(f"blocked ({reason.lower()})", response, gemini, seconds, "stored with the honest reply, not resent")
-    client.post("/v1/chat", json={"message": "next", "session_id": body["session_id"]})
-    assert len(gemini.requests[-1].body["contents"]) == 1  # the blocked exchange is not resent
+    follow_up = client.post("/v1/chat", json={"message": "next", "session_id": body["session_id"]})
+    assert follow_up.status_code == 200
+    assert len(gemini.requests) == 2  # the follow-up reached Gemini...
+    sent = gemini.requests[-1].body["contents"]
+    assert [part["text"] for content in sent for part in content["parts"]] == ["next"]  # ...without the blocked one
 
 
 def test_reply_cut_at_max_tokens(client: Any, gemini: FakeGemini) -> None:

@@ -21,10 +21,8 @@ def test_message_and_body_size_caps(gemini: FakeGemini, make_client: Any) -> Non
         "/v1/chat", data=b'{"message": "' + b"y" * 10_100 + b'"}', headers={"Content-Type": "application/json"}
     )
     assert (too_long.status_code, too_big.status_code) == (413, 413)
-    assert (too_long.get_json()["error"]["code"], too_big.get_json()["error"]["code"]) == (
-        "message_too_long",
-        "payload_too_large",
-    )
+    assert too_long.get_json()["error"]["code"] == "message_too_long"
+    assert too_big.get_json()["error"]["code"] == "payload_too_large"
     assert gemini.requests == []
     report.add("limits", "message size", "MAX_MESSAGE_CHARS=4000", "413 message_too_long, model not called")
     report.add("limits", "request body size", "MAX_BODY_BYTES=32768, raised to 12 × MAX_MESSAGE_CHARS + 4 KiB "
@@ -79,9 +77,13 @@ def test_per_client_limit_holds_across_instances(
     # Two instances of the function sharing one store, as two Cloud Run instances share Firestore.
     first, second = make_client(**env), make_client(**env)
     headers = {"X-Forwarded-For": "203.0.113.7"}
-    statuses = [c.post("/v1/chat", json={"message": "hi"}, headers=headers).status_code for c in (first, second) * 3]
+    responses = [c.post("/v1/chat", json={"message": "hi"}, headers=headers) for c in (first, second) * 3]
+    statuses = [response.status_code for response in responses]
     assert statuses.count(200) == 4
     assert statuses[4:] == [429, 429]
+    for limited in responses[4:]:
+        assert limited.get_json()["error"]["code"] == "rate_limited"
+        assert 1 <= int(limited.headers["Retry-After"]) <= 60
     other = first.post("/v1/chat", json={"message": "hi"}, headers={"X-Forwarded-For": "198.51.100.9"})
     assert other.status_code == 200
     if store == "firestore":

@@ -20,6 +20,7 @@ from tests.fakes.gemini import Behaviour, FakeGemini
 from tests.fakes.secret_manager import FakeSecretManager
 from tests.reliability import report
 from tests.servers import FunctionServer, function_env
+from tests.test_api import sse_events
 
 pytestmark = pytest.mark.reliability
 
@@ -75,23 +76,32 @@ def test_firestore_down_before_a_request(fs_client: Any, gemini: FakeGemini, fir
 def test_firestore_down_during_a_request(fs_client: Any, gemini: FakeGemini, firestore_env: FirestoreEmulator) -> None:
     session_id = fs_client.post("/v1/chat", json={"message": "first"}).get_json()["session_id"]
     gemini.reset()
-    gemini.enqueue(Behaviour(first_delay=1.0))
+    gemini.enqueue(Behaviour(first_delay=1.0, chunks=["Press ", "on the wound."]))
     body = {"message": "second", "session_id": session_id, "client_message_id": "m2"}
     result: dict[str, Any] = {}
 
     def post() -> None:
         started = time.monotonic()
-        result["response"] = fs_client.post("/v1/chat", json=body)
+        result["response"] = fs_client.post("/v1/chat", json=body, headers={"Accept": "text/event-stream"})
+        result["events"] = sse_events(result["response"])
         result["seconds"] = time.monotonic() - started
 
     thread = threading.Thread(target=post)
     thread.start()
-    time.sleep(0.5)  # the session is loaded and the model is answering
+    deadline = time.monotonic() + 10
+    while not gemini.requests:  # the session is loaded and claimed: the model has been asked
+        assert time.monotonic() < deadline, "the turn never reached the model"
+        time.sleep(0.01)
     with Frozen(firestore_env):
         thread.join(timeout=30)
-    response = result["response"]
-    assert response.status_code == 503
-    assert "not stored" in response.get_json()["error"]["message"]
+    assert not thread.is_alive()
+    events = result["events"]
+    assert [name for name, _ in events] == ["delta", "delta", "error"]  # the model answered, then the store failed
+    assert "".join(data["text"] for name, data in events if name == "delta") == "Press on the wound."
+    error = events[-1][1]
+    assert (error["status"], error["error"]["code"]) == (503, "store_unavailable")
+    assert "not stored" in error["error"]["message"]
+    assert len(gemini.requests) == 1
     retry = fs_client.post("/v1/chat", json=body).get_json()
     assert retry["turn"] == 2
     stored = messages(fs_client, session_id)
