@@ -71,7 +71,8 @@ def test_a_stream_broken_after_text_is_an_error_not_the_offline_guide(gemini: Fa
     assert events[-1][1]["status"] == 503
     assert events[-1][1]["error"]["code"] == "model_unavailable"
     session_id = response.headers["X-Session-Id"]
-    assert client.get("/v1/session", headers={"X-Session-Id": session_id}).get_json()["messages"] == []
+    # Nothing of the failed first message is kept: not even its (empty) conversation.
+    assert client.get("/v1/session", headers={"X-Session-Id": session_id}).status_code == 404
 
 
 def test_the_inline_tail_keeps_turns_that_fill_its_budget_exactly() -> None:
