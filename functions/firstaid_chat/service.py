@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,39 +20,24 @@ from .budget import TokenBudget
 from .conversation import Claim, Session, Stored, Turn, TurnDraft, new_session_id, new_turn_key, text_hash
 from .errors import (
     ClientMessageIdReused,
-    KeyUnavailable,
-    RateLimited,
     SessionNotFound,
     StoreUnavailable,
     TurnInProgress,
     TurnSuperseded,
-    UpstreamError,
 )
 from .history import history_window
-from .model import BLOCKED_FINISH_REASONS, Chunk, Model, Prompt, Usage
+from .limits import TURN_IN_PROGRESS_RETRY_SECONDS, TurnLimits
+from .model import BLOCKED_FINISH_REASONS, Model, Prompt, Usage
+from .replies import Reply, ReplyWriter
 from .safety.detect import assess
 from .safety.lead import emergency_lead
-from .safety.lead import text as lead_text
 from .settings import Settings
 from .store import ClaimConflict, Store
 
 log = logging.getLogger(__name__)
 
-BLOCKED_REPLY = (
-    "I can't help with that message as written. If someone is hurt or in danger, "
-    "call {number} now. You can also rephrase your question about first aid."
-)
-WITHHELD_NOTE = "\n\n(The rest of this reply was withheld by a safety filter.)"
-CUT_SHORT_NOTE = "\n\n(This reply was cut short. Ask me to continue if you need more.)"
-BUDGET_NOTICE = (
-    "_Offline mode: the AI assistant has reached today's usage limit, "
-    "so this answer comes from the built-in first-aid guide._\n\n"
-)
-RATE_WINDOW_SECONDS = 60
 # How often a turn re-checks and retries its claim when the session changed under it.
 CLAIM_ATTEMPTS = 5
-# What a client is told to wait before resending a message while the previous turn is being answered.
-TURN_IN_PROGRESS_RETRY_SECONDS = 2
 
 
 @dataclass(frozen=True)
@@ -82,21 +67,6 @@ class Done:
 
 
 Event = Started | Delta | Done
-
-
-@dataclass
-class _Reply:
-    """A reply as it accumulates."""
-
-    parts: list[str] = field(default_factory=list)
-    finish_reason: str = "STOP"
-    prompt_blocked: bool = False
-    usage: Usage | None = None
-    source: str = "gemini"
-
-    @property
-    def text(self) -> str:
-        return "".join(self.parts)
 
 
 def _utcnow() -> datetime:
@@ -143,6 +113,15 @@ class ChatService:
         self.offline = offline or fallback
         self._clock = clock
         self._monotonic = monotonic
+        self.replies = ReplyWriter(
+            model,
+            emergency_number=settings.emergency_number,
+            clock=clock,
+            fallback=fallback,
+            offline=self.offline,
+            budget=budget,
+        )
+        self.limits = TurnLimits(settings, store, clock)
 
     def turn(self, request: ChatRequest, *, client: str, started: float | None = None) -> Iterator[Event]:
         """Run one turn: ``Started``, then the reply's text as it comes, then the stored result.
@@ -163,22 +142,22 @@ class ChatService:
         lease = None
         if claim is None:
             # The per-client limits come first: a refused request writes nothing else.
-            self._check_client_rate_limit(client)
-            lease = self._take_client_slot(client)
+            self.limits.check_client(client)
+            lease = self.limits.take_slot(client)
             try:
                 claim = self._claim(session, request, client)
             except BaseException:
-                self._give_back_client_slot(client, lease)
+                self.limits.give_back(client, lease)
                 raise
         if isinstance(claim, Turn):
-            self._give_back_client_slot(client, lease)
+            self.limits.give_back(client, lease)
             # A retry of a stored message: its stored reply, and no model call.
             session_id = request.session_id or ""
             yield Started(session_id)
             yield Delta(claim.reply_text)
             yield Done(turn_payload(session_id, claim, self.settings.emergency_number, replayed=True))
             return
-        outcome: tuple[Stored, _Reply] | None = None
+        outcome: tuple[Stored, Reply] | None = None
         disconnected = False
         try:
             yield Started(claim.session_id)
@@ -198,7 +177,7 @@ class ChatService:
         finally:
             if outcome is None:
                 self.store.release_turn(claim, self._clock())
-            self._give_back_client_slot(client, lease)
+            self.limits.give_back(client, lease)
         stored, reply = outcome
         self._log_turn(stored.turn, reply, started, disconnected)
         if not disconnected:
@@ -208,22 +187,22 @@ class ChatService:
 
     def _answer(
         self, request: ChatRequest, claim: Claim, deadline: float
-    ) -> Generator[Event, None, tuple[Stored, _Reply]]:
+    ) -> Generator[Event, None, tuple[Stored, Reply]]:
         """Stream the model's reply for a claimed turn, then store it (and return what was stored)."""
         session = claim.session
         # Deterministic and in the person's language, before any model output, in both modes.
         assessment = assess(request.message)
         emergency = assessment.emergency
         history = history_window(session.recent, self.settings.history_budget_chars)
-        reply = _Reply()
-        chunks = self._reply_chunks(Prompt(request.message, history, deadline), reply, assessment.language)
+        reply = Reply()
+        chunks = self.replies.chunks(Prompt(request.message, history, deadline), reply, assessment.language)
         lead = emergency_lead(
             assessment,
             self.settings.emergency_number,
             crisis_line=self.settings.crisis_line,
             poison_centre=self.settings.poison_centre,
         )
-        for text in self._texts(chunks, reply, lead):
+        for text in self.replies.texts(chunks, reply, lead):
             reply.parts.append(text)
             yield Delta(text)
         draft = TurnDraft(
@@ -274,7 +253,7 @@ class ChatService:
             if session is not None:
                 if session.turn_in_progress(now, request.client_message_id):
                     raise TurnInProgress(retry_after=TURN_IN_PROGRESS_RETRY_SECONDS)
-                self._check_session_rate_limit(session, now)
+                self.limits.check_session(session, now)
             until = now + timedelta(seconds=self.settings.request_timeout_seconds)
             session_id = session.id if session is not None else new_session_id()
             try:
@@ -288,132 +267,13 @@ class ChatService:
                     return replay
         raise StoreUnavailable()
 
-    def _take_client_slot(self, client: str) -> str | None:
-        """One of the client's concurrent-turn slots (a lease id), or ``RateLimited`` when all are held.
-
-        Shared by all instances through the store, so one client cannot hold every slot of
-        the deployment. Taken before the session is claimed, so a refused turn writes nothing.
-        """
-        cap = self.settings.client_concurrent_turns
-        if not cap:
-            return None
-        lease = new_turn_key()
-        now = self._clock()
-        until = now + timedelta(seconds=self.settings.request_timeout_seconds)
-        if not self.store.acquire_client_slot(f"client:{client}", lease, cap, now, until):
-            raise RateLimited(
-                "Too many replies are being written for you at once. Wait for one to finish.",
-                retry_after=TURN_IN_PROGRESS_RETRY_SECONDS,
-                code="too_many_turns",
-            )
-        return lease
-
-    def _give_back_client_slot(self, client: str, lease: str | None) -> None:
-        if lease is not None:
-            self.store.release_client_slot(f"client:{client}", lease, self._clock())
-
-    def _texts(self, chunks: Iterator[Chunk], reply: _Reply, lead: str) -> Iterator[str]:
-        """The reply's text pieces, with the emergency lead first and honest notes where needed."""
-        if lead:
-            yield lead
-        produced = False
-        for chunk in chunks:
-            if chunk.text:
-                produced = True
-                yield chunk.text
-        if reply.prompt_blocked or (not produced and reply.finish_reason in BLOCKED_FINISH_REASONS):
-            reply.finish_reason = reply.finish_reason if reply.finish_reason in BLOCKED_FINISH_REASONS else "SAFETY"
-            yield BLOCKED_REPLY.replace("{number}", self.settings.emergency_number)
-        elif reply.finish_reason in BLOCKED_FINISH_REASONS:
-            yield WITHHELD_NOTE
-        elif reply.finish_reason == "MAX_TOKENS":
-            yield CUT_SHORT_NOTE
-
-    def _reply_chunks(self, prompt: Prompt, reply: _Reply, language: str = "en") -> Iterator[Chunk]:
-        """The model's chunks, or the offline guide's when the model fails before its first word."""
-        if self._budget_spent():
-            assert self.offline is not None
-            yield from self._offline_chunks(prompt, reply, BUDGET_NOTICE)
-            return
-        reply.source = self.model.source
-        produced = False
-        try:
-            for chunk in self.model.stream(prompt):
-                self._note(chunk, reply)
-                produced = produced or bool(chunk.text) or chunk.prompt_blocked
-                yield chunk
-            self._spend(reply)
-            if (
-                not produced
-                and reply.finish_reason not in BLOCKED_FINISH_REASONS
-                and reply.finish_reason != "MAX_TOKENS"
-            ):
-                raise UpstreamError()
-        except (UpstreamError, KeyUnavailable) as exc:
-            if produced or self.fallback is None:
-                raise
-            log.warning("model failed; answering from the offline guide", extra={"error_code": exc.code})
-            notice = lead_text(language, "fallback_notice") + "\n\n"
-            yield from self._offline_chunks(prompt, reply, notice, self.fallback)
-
-    def _offline_chunks(
-        self, prompt: Prompt, reply: _Reply, notice: str, model: Model | None = None
-    ) -> Iterator[Chunk]:
-        """The offline guide's answer, after a line saying why it answers."""
-        model = model or self.offline
-        assert model is not None
-        reply.source = model.source
-        reply.finish_reason = "STOP"
-        yield Chunk(text=notice)
-        for chunk in model.stream(prompt):
-            self._note(chunk, reply)
-            yield chunk
-
-    def _budget_spent(self) -> bool:
-        """Whether the daily token budget keeps Gemini from answering (the offline guide answers)."""
-        if self.budget is None or self.offline is None or self.model.source == self.offline.source:
-            return False
-        return self.budget.exhausted(self._clock())
-
-    def _spend(self, reply: _Reply) -> None:
-        if self.budget is not None and reply.usage is not None:
-            self.budget.record(reply.usage.total_tokens, self._clock())
-
-    @staticmethod
-    def _note(chunk: Chunk, reply: _Reply) -> None:
-        if chunk.finish_reason:
-            reply.finish_reason = chunk.finish_reason
-        if chunk.prompt_blocked:
-            reply.prompt_blocked = True
-        if chunk.usage is not None:
-            reply.usage = chunk.usage
-
     def _load(self, session_id: str) -> Session:
         session = self.store.load_session(session_id, self._clock())
         if session is None:
             raise SessionNotFound()
         return session
 
-    def _check_session_rate_limit(self, session: Session, now: datetime) -> None:
-        """``RateLimited`` when the session started its limit of turns in the last minute (stored or not)."""
-        per_session = self.settings.rate_limit_session_per_minute
-        if not per_session:
-            return
-        window_start = now - timedelta(seconds=RATE_WINDOW_SECONDS)
-        recent = [c for c in session.claims if c > window_start]
-        if len(recent) >= per_session:
-            wait = (sorted(recent)[-per_session] - window_start).total_seconds()
-            raise RateLimited(retry_after=max(1, int(wait + 0.999)))
-
-    def _check_client_rate_limit(self, client: str) -> None:
-        per_client = self.settings.rate_limit_client_per_minute
-        if per_client:
-            now = self._clock()
-            wait_seconds = self.store.hit_rate_limit(f"client:{client}", per_client, RATE_WINDOW_SECONDS, now)
-            if wait_seconds is not None:
-                raise RateLimited(retry_after=wait_seconds)
-
-    def _log_turn(self, turn: Turn, reply: _Reply, started: float, disconnected: bool) -> None:
+    def _log_turn(self, turn: Turn, reply: Reply, started: float, disconnected: bool) -> None:
         usage = reply.usage or Usage()
         log.info(
             "turn stored",
