@@ -362,3 +362,18 @@ def test_blocking_is_reported_honestly(
     assert done["finish_reason"] == finish_reason
     if reply_start != "I can't help":
         assert "I can't help" not in done["reply"]  # text already given is not contradicted
+
+
+def test_a_client_over_its_concurrent_turns_is_told_to_wait_for_one_to_finish(tmp_path: Any) -> None:
+    from firstaid_chat.limits import TurnLimits
+    from firstaid_chat.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "limits.sqlite3", ttl=timedelta(hours=1), tail_chars=1000)
+    limits = TurnLimits(Settings(client_concurrent_turns=1), store, lambda: datetime(2026, 1, 1, tzinfo=UTC))
+    assert limits.take_slot("203.0.113.7") is not None
+    with pytest.raises(RateLimited) as refused:
+        limits.take_slot("203.0.113.7")
+    assert refused.value.code == "too_many_turns"
+    assert refused.value.message == "Too many replies are being written for you at once. Wait for one to finish."
+    assert refused.value.headers["Retry-After"] == "2"
+    store.close()

@@ -443,3 +443,32 @@ def test_a_turn_finished_after_the_client_left_is_stored_and_logged(
     assert len(stored) == 1
     assert stored[0].client_disconnected is True
     assert stored[0].turn == 1
+
+
+def test_a_session_changed_under_every_claim_is_busy_not_unavailable(tmp_path: Path) -> None:
+    from firstaid_chat.conversation import TurnDraft
+    from firstaid_chat.errors import TurnInProgress
+    from firstaid_chat.store import record_turn
+    from firstaid_chat.store.sqlite import SQLiteStore
+
+    path = tmp_path / "raced.sqlite3"
+    other = SQLiteStore(path, ttl=timedelta(hours=1), tail_chars=32_000)
+
+    class RacedStore(SQLiteStore):
+        """Another instance stores a turn between every load and every claim (a real write)."""
+
+        def claim_turn(self, session_id: str, loaded: Any, *args: Any, **kwargs: Any) -> Any:
+            if loaded is not None:
+                record_turn(other, session_id, TurnDraft("other", "reply"), T0)
+            return super().claim_turn(session_id, loaded, *args, **kwargs)
+
+    settings = settings_for("sqlite", tmp_path)
+    store = RacedStore(path, ttl=timedelta(hours=1), tail_chars=32_000)
+    session_id = "s" * 32
+    record_turn(other, session_id, TurnDraft("one", "1"), T0, create=True)
+    service = ChatService(settings, store, HeldModel(), clock=lambda: T0)
+    with pytest.raises(TurnInProgress) as busy:
+        list(service.turn(ChatRequest("mine", session_id), client="c"))
+    assert busy.value.headers["Retry-After"] == "2"
+    store.close()
+    other.close()

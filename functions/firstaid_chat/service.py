@@ -21,7 +21,6 @@ from .conversation import Claim, Session, Stored, Turn, TurnDraft, new_session_i
 from .errors import (
     ClientMessageIdReused,
     SessionNotFound,
-    StoreUnavailable,
     TurnInProgress,
     TurnSuperseded,
 )
@@ -265,7 +264,8 @@ class ChatService:
                 replay = self._replay(session, request)
                 if replay is not None:
                     return replay
-        raise StoreUnavailable()
+        # Other turns kept changing the session under this one: it is busy, so resend later.
+        raise TurnInProgress(retry_after=TURN_IN_PROGRESS_RETRY_SECONDS)
 
     def _load(self, session_id: str) -> Session:
         session = self.store.load_session(session_id, self._clock())
