@@ -208,6 +208,14 @@ def test_plain_reports_found_by_trying_the_product_are_emergencies(message: str)
     assert assess(message).emergency
 
 
-@pytest.mark.parametrize("message", ["i take 2 paracetamol for headaches", "他还有呼吸吗"])
-def test_their_harmless_neighbours_are_not(message: str) -> None:
-    assert not assess(message).emergency
+def test_their_harmless_neighbours_are_not() -> None:
+    assert not assess("i take 2 paracetamol for headaches").emergency
+
+
+def test_a_question_whether_someone_still_breathes_matches_no_pattern_but_the_model_calls_it_likely() -> None:
+    # "Is he still breathing?": the "no breath" pattern must not match it, but
+    # asked in a first-aid chat it most likely comes from beside someone in
+    # trouble, and the statistical model says so: the reply leads with the number.
+    found = assess("他还有呼吸吗")
+    assert found.signals == ()
+    assert found.likely and found.lead == "emergency"

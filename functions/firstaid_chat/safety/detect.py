@@ -23,6 +23,11 @@ other language of the same script whose stop words appear):
    contexts apply to which kind is in `signals.toml`; a hypothetical never
    switches off talk of suicide.
 
+5. A statistical model (`classifier.py`) gives a second opinion: it vetoes
+   a match it finds very unlikely, and on its own calls an emergency that no
+   pattern matches (switched off or not) when it is confident and no context
+   frames the message.
+
 Recall matters more than precision: telling someone to call who didn't need
 to is a small cost; missing a cardiac arrest is not.
 """
@@ -38,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import classifier
 from .language import ENGLISH, Reading, identify, language_codes, languages, read, read_data, scores
 
 SIGNALS_PATH = Path(__file__).resolve().parent / "signals.toml"
@@ -56,6 +62,7 @@ class Kind:
     switched_off_by: frozenset[str]
     lead: str
     topic_words: str
+    vetoable: bool
 
 
 @dataclass(frozen=True)
@@ -63,17 +70,19 @@ class Assessment:
     """What the safety check found in a message.
 
     `language` is the identified language's code (`lang/<code>/`); `signals`
-    the ids of the kinds of life threat found (empty when none), in
-    `signals.toml` order.
+    the ids of the kinds of life threat the patterns found (empty when none),
+    in `signals.toml` order; `likely` whether the statistical model alone
+    found one (no pattern names it).
     """
 
     language: str
     signals: tuple[str, ...]
+    likely: bool = False
 
     @property
     def emergency(self) -> bool:
         """Whether the reply must lead with calling the emergency number."""
-        return bool(self.signals)
+        return bool(self.signals) or self.likely
 
     @property
     def lead(self) -> str | None:
@@ -82,7 +91,7 @@ class Assessment:
         for lead in ("self_harm", "poisoning", "emergency"):
             if lead in leads:
                 return lead
-        return None
+        return "emergency" if self.likely else None
 
 
 @dataclass(frozen=True)
@@ -108,7 +117,10 @@ def kinds() -> dict[str, Kind]:
         switched_off_by = frozenset(str(context) for context in value["switched_off_by"])
         if lead not in LEADS or not switched_off_by <= set(CONTEXTS):
             raise ValueError(f"signals.toml: [{key}] has an unknown lead or context")
-        found[key] = Kind(key, str(value["name"]), switched_off_by, lead, str(value["topic_words"]))
+        vetoable = value["vetoable"]
+        if not isinstance(vetoable, bool):
+            raise ValueError(f"signals.toml: [{key}] vetoable must be true or false")
+        found[key] = Kind(key, str(value["name"]), switched_off_by, lead, str(value["topic_words"]), vetoable)
     return found
 
 
@@ -126,14 +138,24 @@ def assess(message: str) -> Assessment:
     codes = _candidates(message, language)
     contexts = [_compiled(code) for code in codes]
     found: dict[str, list[str]] = {}
+    forms: list[str] = []
+    silenced: set[str] = set()
     for code in codes:
-        signals = _signals_in(read(message, code, correct=code == language), contexts)
+        reading = read(message, code, correct=code == language)
+        forms += reading.forms
+        signals = _signals_in(reading, contexts, silenced)
         if signals:
             found[code] = signals
     if language not in found and len(found) == 1 and not scores(message).get(language):
         language = next(iter(found))
     every = {signal for signals in found.values() for signal in signals}
-    return Assessment(language, tuple(kind for kind in kinds() if kind in every))
+    chance = classifier.probability(message)
+    trained = classifier.model()
+    if chance < trained.veto_below:
+        every = {signal for signal in every if not kinds()[signal].vetoable}
+    # A pattern switched off by its context ("not choking anymore") is not overruled.
+    likely = not every and not silenced and chance >= trained.threshold and not _framed(forms, contexts)
+    return Assessment(language, tuple(kind for kind in kinds() if kind in every), likely)
 
 
 def signals_life_threat(message: str) -> bool:
@@ -161,10 +183,12 @@ def _candidates(message: str, language: str) -> list[str]:
     return list(dict.fromkeys([language, ENGLISH, *others]))
 
 
-def _signals_in(reading: Reading, contexts: list[_Compiled]) -> list[str]:
+def _signals_in(reading: Reading, contexts: list[_Compiled], silenced: set[str]) -> list[str]:
+    """The kinds whose patterns match `reading` and are not switched off; adds those switched off to `silenced`."""
     compiled = _compiled(reading.language)
     forms = [_without_idioms(form, contexts) for form in reading.forms]
     if _about_an_animal_only(forms[0], compiled):
+        silenced.add("animal")
         return []
     present = any(_any(other.contexts["present"], forms) for other in contexts)
     found = []
@@ -172,12 +196,14 @@ def _signals_in(reading: Reading, contexts: list[_Compiled]) -> list[str]:
         off = frozenset() if present else kinds()[signal].switched_off_by
         # What makes a match innocent in any of the languages tried ("stroke of luck").
         unless = [other.unless[signal] for other in contexts if other.unless[signal] is not None]
+        matches = [(form, match) for form in forms for match in pattern.finditer(form)]
         if any(
             not _switched_off(match, form, forms, reading.clause_starts, off, unless, contexts)
-            for form in forms
-            for match in pattern.finditer(form)
+            for form, match in matches
         ):
             found.append(signal)
+        elif matches:
+            silenced.add(signal)
     return found
 
 
@@ -220,6 +246,14 @@ def _switched_off(
             ):
                 return True
     return False
+
+
+def _framed(forms: list[str], contexts: list[_Compiled]) -> bool:
+    """Whether a question, past, study, hypothetical or idiom context frames the message and nothing says now."""
+    if any(_any(compiled.contexts["present"], forms) for compiled in contexts):
+        return False
+    framing = ("past", "question", "study", "hypothetical", "idioms")
+    return any(_any(compiled.contexts[name], forms) for compiled in contexts for name in framing)
 
 
 def _any(pattern: re.Pattern[str] | None, forms: list[str]) -> bool:
