@@ -195,7 +195,7 @@ def main() -> None:
     if split == "frozen":
         fresh = unseen(examples, load_split("dev"))
         print(report(f"frozen, only the {len(fresh)} texts not also in dev", evaluate(fresh, guide)))
-    else:
+    elif split == "dev":
         blind = [example for example in examples if not example.id.startswith("own")]
         print(report(f"dev, only the {len(blind)} messages written blind", evaluate(blind, guide)))
     print(latency(examples))

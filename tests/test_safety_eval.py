@@ -1,18 +1,24 @@
-"""The safety checks on the multilingual evaluation splits: figures printed, bounds on the frozen split.
+"""The safety checks on the multilingual evaluation splits: figures printed, bounds and floors asserted.
 
-tests/data/safety/dev/ is what the rules were tuned on (written blind by a
-separate pass, plus `own-*.jsonl`, written by the rules' author); frozen/ was
-written blind before tuning and scored once with the rules final (pooled recall
-0.885, false alarms 3.2%); the kinds of miss it showed were then fixed with new
-development messages, so its figures now are optimistic and its bounds are a
-regression guard. frozen2/ was written blind afterwards, by a writer who saw
-neither the rules nor the other splits, and scored once with the rules as they
-are: the honest estimate for new messages. It is never tuned on; its floors
-below only stop later tuning from silently making held-out behaviour worse. Run with -s to see, per
-language and split: life-threat recall, false alarms on non-urgent and
-off-topic messages (urgent ones count for neither), topic accuracy (top-1 in
-the acceptable list; "known" = messages naming at least one topic the guide
-has), language identification, and detection latency. See tests/safety_figures.py.
+Roles of the splits in tests/data/safety/ (each written blind, by writers who
+saw neither the rules nor the other splits, except dev/own-*.jsonl):
+- dev/: tuned on (patterns, and the training data of the n-gram model);
+  blind3-*.jsonl is the newest blind development set.
+- frozen/: scored once (0.885 recall, 3.2% false alarms), then tuned on; its
+  issue bounds are a regression guard.
+- frozen2/: scored once (0.871 / 6.6%), then retired into development (tuned
+  on, and trained on); its floors are a regression guard.
+- frozen3/: scored once, with the rules and the model as committed: the honest
+  figures for new messages (0.953 / 6.5%; the detector before the model: 0.815
+  / 10.0%). Never tuned or trained on (scripts/train_detector.py leaves out any
+  text it shares with a development split). Its floors stop later work from
+  silently making held-out behaviour worse; the issue bounds are not yet met on it.
+
+Run with -s to see, per language and split: life-threat recall, false alarms
+on non-urgent and off-topic messages (urgent ones count for neither), topic
+accuracy (top-1 in the acceptable list; "known" = messages naming at least one
+topic the guide has), language identification, and detection latency. See
+tests/safety_figures.py.
 """
 
 from __future__ import annotations
@@ -33,6 +39,9 @@ def figures_of(split: str) -> dict[str, Figures]:
     guide = frozenset(topic.slug for topic in load_topics())
     figures = evaluate(examples, guide)
     print(report(split, figures, misses=split in ("frozen", "frozen2")))
+    if split == "frozen3":
+        fresh = unseen(examples, [*load_split("dev"), *load_split("frozen"), *load_split("frozen2")])
+        print(report(f"frozen3, only the {len(fresh)} texts in no development split", evaluate(fresh, guide)))
     if split == "frozen":
         fresh = unseen(examples, load_split("dev"))
         print(report(f"frozen, only the {len(fresh)} texts not also in dev", evaluate(fresh, guide)))
@@ -58,7 +67,12 @@ def frozen2() -> dict[str, Figures]:
     return figures_of("frozen2")
 
 
-@pytest.mark.parametrize("split", ["dev", "frozen", "frozen2"])
+@pytest.fixture(scope="module")
+def frozen3() -> dict[str, Figures]:
+    return figures_of("frozen3")
+
+
+@pytest.mark.parametrize("split", ["dev", "frozen", "frozen2", "frozen3"])
 def test_each_split_covers_every_language_with_threats_and_quiet_messages(split: str) -> None:
     examples = load_split(split)
     assert len(examples) >= 300
@@ -73,6 +87,7 @@ def test_no_frozen_message_was_copied_into_our_own_development_messages() -> Non
     # in both splits; figures on the frozen texts not also in dev are printed too.
     own = [example for example in load_split("dev") if example.id.startswith("own")]
     assert unseen(own, load_split("frozen")) == own
+    assert unseen(own, load_split("frozen3")) == own
 
 
 def test_development_figures_are_printed(dev: dict[str, Figures]) -> None:
@@ -89,13 +104,26 @@ def test_frozen_false_alarms_are_at_most_3_percent(frozen: dict[str, Figures], c
     assert frozen[code].false_alarm_rate <= FALSE_ALARM_BOUND, frozen[code].misses
 
 
-# Measured once on frozen2 with the rules as committed: pooled recall 0.871 (en 0.86, fr and de
-# 0.75), false alarms 6.6%. Below the issue's bounds: the detector does not yet generalise that far.
+# frozen2, scored once with the rules as they were then: pooled recall 0.871, false alarms 6.6%.
+# Now development data; these floors are far below its current figures and only catch a collapse.
 FROZEN2_RECALL_FLOOR = 0.85
 FROZEN2_FALSE_ALARM_CEILING = 0.08
 
 
-def test_held_out_figures_do_not_get_worse(frozen2: dict[str, Figures]) -> None:
+def test_retired_held_out_figures_do_not_get_worse(frozen2: dict[str, Figures]) -> None:
     assert frozen2["all"].recall >= FROZEN2_RECALL_FLOOR, frozen2["all"].misses
     assert frozen2["all"].false_alarm_rate <= FROZEN2_FALSE_ALARM_CEILING, frozen2["all"].misses
 
+
+# frozen3, scored once with the rules and the model as committed: pooled recall 0.953 (en 0.924,
+# de 0.897), false alarms 6.5% (hi 20%, ar 15%). Below the issue's bounds (recall 0.95 en, 0.90
+# each other language; false alarms 3%). The floors: the measured figures, rounded down.
+FROZEN3_RECALL_FLOOR = 0.95
+FROZEN3_LANGUAGE_RECALL_FLOOR = 0.89
+FROZEN3_FALSE_ALARM_CEILING = 0.07
+
+
+def test_held_out_figures_do_not_get_worse(frozen3: dict[str, Figures]) -> None:
+    assert frozen3["all"].recall >= FROZEN3_RECALL_FLOOR, "held-out recall fell"
+    assert frozen3["all"].false_alarm_rate <= FROZEN3_FALSE_ALARM_CEILING, "held-out false alarms rose"
+    assert min(frozen3[code].recall for code in LANGUAGES) >= FROZEN3_LANGUAGE_RECALL_FLOOR, "a language fell"
