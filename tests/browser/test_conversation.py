@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Browser, expect
 
-from tests.browser.conftest import ChatPage, Stack
-from tests.fakes.gemini import Behaviour, FakeGemini
+from scripts.build_guide import build_guide
+from tests.browser.conftest import STATIC_SITE, ChatPage, Stack, _new_chat_page
+from tests.fakes.gemini import Behaviour, FakeGemini, error
+from tests.servers import FunctionServer, StaticServer, function_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(90)]
 
@@ -176,40 +181,90 @@ def transcript_status(stack: Stack, session_id: str) -> int:
         return exc.code
 
 
-def test_offline_guide_reply_gets_a_badge_and_the_final_text_wins(chat: ChatPage) -> None:
-    # A canned answer in the API's own format: the real server only answers offline when Gemini
-    # is down and FALLBACK=offline, which would change every error test in this suite.
-    done = {
-        "session_id": "S" * 32,
-        "reply": "Offline guide: apply **firm pressure**.",
-        "finish_reason": "STOP",
-        "source": "offline",
-        "emergency": False,
-        "emergency_number": "999",
-        "turn": 1,
-        "client_message_id": "x",
-        "created_at": "2025-06-14T09:41:00+00:00",
-        "replayed": False,
-    }
-    body = (
-        'event: delta\ndata: {"text": "Offline guide: apply "}\n\n'
-        'event: delta\ndata: {"text": "something else entirely"}\n\n'
-        f"event: done\ndata: {json.dumps(done)}\n\n"
+@pytest.fixture(scope="module")
+def fallback_stack(gemini_server: FakeGemini, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A second function server as deployed by default: when Gemini fails, the offline guide answers.
+
+    ``FALLBACK=offline`` (the session's server has ``none``, which the error tests need), one
+    attempt per request, and a non-default ``EMERGENCY_NUMBER``; its page on its own origin.
+    """
+    work = tmp_path_factory.mktemp("fallback")
+    site_dir = work / "site"
+    shutil.copytree(STATIC_SITE, site_dir)
+    build_guide(site_dir)
+    site = StaticServer(site_dir).start()
+    env = function_env(
+        gemini_server.base_url,
+        FALLBACK="offline",
+        EMERGENCY_NUMBER="999",
+        MODEL_MAX_ATTEMPTS="1",
+        SQLITE_PATH=str(work / "chat.sqlite3"),
+        ALLOWED_ORIGINS=site.url,
     )
-    chat.page.route(
-        "**/v1/chat",
-        lambda route: route.fulfill(
-            status=200,
-            body=body,
-            headers={"Content-Type": "text/event-stream", "Access-Control-Allow-Origin": "*"},
-        ),
-    )
-    chat.open()
-    chat.send("Bleeding")
-    chat.wait_for_replies(1)
-    reply = chat.page.locator("#messages .message-model").last
-    expect(reply.locator(".content")).to_have_text("Offline guide: apply firm pressure.")
+    api = FunctionServer(env, work / "function.log")
+    (site_dir / "config.json").write_text(json.dumps({"apiBaseUrl": api.url}))
+    try:
+        api.start()
+        yield Stack(site=site, api=api, site_dir=site_dir)
+    finally:
+        api.stop()
+        site.stop()
+
+
+@pytest.fixture
+def fallback_chat(browser: Browser, fallback_stack: Stack, fake_gemini: FakeGemini) -> Iterator[ChatPage]:
+    chat_page, context = _new_chat_page(browser, fallback_stack, viewport={"width": 1280, "height": 800})
+    yield chat_page
+    context.close()
+    assert not chat_page.log.page_errors, f"uncaught errors in the page: {chat_page.log.page_errors}"
+
+
+def sse_events(body: str) -> list[tuple[str, dict[str, object]]]:
+    """The ``(event, data)`` pairs of a server-sent events body (every frame here has one ``data:`` line)."""
+    events = []
+    for frame in body.split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in frame.splitlines() if ": " in line)
+        if "event" in fields:
+            events.append((fields["event"], json.loads(fields["data"])))
+    return events
+
+
+def test_offline_guide_answer_when_gemini_fails_gets_a_badge_and_the_servers_text(
+    fallback_chat: ChatPage, fallback_stack: Stack, fake_gemini: FakeGemini
+) -> None:
+    fake_gemini.enqueue(error(503, "overloaded", "UNAVAILABLE"))
+    fallback_chat.open()
+    with fallback_chat.page.expect_response(f"{fallback_stack.api.url}/v1/chat") as sent:
+        fallback_chat.send("How do I stop a nosebleed?")
+    fallback_chat.wait_for_replies(1)
+    events = sse_events(sent.value.text())
+    assert [name for name, _ in events][-1] == "done", events
+    done = events[-1][1]
+    assert len(fake_gemini.requests) == 1  # Gemini was asked, failed, and the guide answered
+    assert done["source"] == "offline"
+    reply_text = str(done["reply"])
+    assert "nosebleed" in reply_text.lower()
+
+    reply = fallback_chat.page.locator("#messages .message-model").last
     expect(reply.locator(".badge-offline")).to_have_text("Offline guide")
-    # The emergency number the server uses replaces the default everywhere.
-    expect(chat.page.locator("#disclaimer-number")).to_have_text("999")
-    expect(chat.page.locator("#disclaimer-number")).to_have_attribute("href", "tel:999")
+    # What is shown is the server's final text, as the page renders it, and nothing more.
+    shown = reply.locator(".content").evaluate("node => node.textContent")
+    rendered = fallback_chat.page.evaluate(
+        "async text => (await import('./render.js')).renderMarkdown(text, document, {phoneNumbers: []}).textContent",
+        reply_text,
+    )
+    assert shown == rendered
+    assert plain(reply_text) == " ".join(reply.locator(".content").inner_text().split())
+    # The emergency number the server uses replaces the page's default everywhere.
+    number = str(done["emergency_number"])
+    assert number != "112"
+    expect(fallback_chat.page.locator("#disclaimer-number")).to_have_text(number)
+    expect(fallback_chat.page.locator("#disclaimer-number")).to_have_attribute("href", f"tel:{number}")
+    assert fallback_stack.api.unexpected_errors() == []
+
+
+def plain(markdown: str) -> str:
+    """The words of the light markdown the offline guide writes (emphasis, list markers dropped)."""
+    lines = [re.sub(r"^\s*(?:\d+[.)]|[-*])\s+", "", line) for line in markdown.splitlines()]
+    text = re.sub(r"\*\*|(?<!\w)_|_(?!\w)", "", " ".join(lines))
+    return " ".join(text.split())
