@@ -93,10 +93,13 @@ def test_the_model_alone_calls_a_confident_unframed_message_an_emergency_and_not
     )
 
 
-def test_talk_of_suicide_is_never_vetoed() -> None:
-    message = "i failed my exam and i want to end my life"
-    assert classifier.probability(message) < classifier.model().veto_below
+def test_the_model_vetoes_an_unlikely_match_but_never_talk_of_suicide(monkeypatch: pytest.MonkeyPatch) -> None:
+    message = "i want to end my life, my dad collapsed and is not breathing"
+    assert set(assess(message).signals) >= {"self_harm", "not_breathing"}
+    monkeypatch.setattr(classifier, "probability", lambda _: classifier.model().veto_below / 2)
     assert assess(message).signals == ("self_harm",)
+    monkeypatch.setattr(classifier, "probability", lambda _: classifier.model().veto_below)
+    assert set(assess(message).signals) >= {"self_harm", "not_breathing"}
 
 
 def test_a_malformed_model_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
