@@ -161,6 +161,26 @@ def test_every_kind_in_every_language_matches_a_development_message() -> None:
     assert unpinned == []
 
 
+def test_every_pattern_alternative_is_pinned_by_a_message_or_listed_as_not_yet() -> None:
+    from tests.safety_pins import alternatives, listed
+
+    found = alternatives()
+    allowed = listed()
+    new_unpinned = [row for row, pinned in found.items() if not pinned and row not in allowed]
+    assert new_unpinned == [], "a new pattern needs a development message it matches (python -m tests.safety_pins)"
+    stale = sorted(row for row in allowed if found.get(row, True))
+    assert stale == [], "pinned or gone: rewrite the list with python -m tests.safety_pins --write"
+    print(f"pattern alternatives pinned by a development message: {sum(found.values())} of {len(found)}")
+
+
+def test_the_detector_says_of_every_development_message_what_was_reviewed() -> None:
+    from tests.safety_pins import recorded_verdicts, verdicts
+
+    now, recorded = verdicts(), recorded_verdicts()
+    changed = sorted(set(now) ^ set(recorded))
+    assert changed == [], "verdicts changed: review, then python -m tests.safety_pins --write"
+
+
 # --- lead texts ---------------------------------------------------------------------
 
 
