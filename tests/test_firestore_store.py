@@ -33,7 +33,7 @@ def grow(store: Any, session_id: str, turns: int) -> None:
     same documents the store writes (setup, not what is measured)."""
     from firstaid_chat.conversation import INDEXED_TURNS, Turn, ref_for_turn
     from firstaid_chat.history import recent_tail
-    from firstaid_chat.store.firestore import _ref_fields, _turn_fields, turn_document_id
+    from firstaid_chat.store.firestore_documents import ref_fields, turn_document_id, turn_fields
 
     append(store, session_id, TurnDraft(KB, KB), NOW, create=True)
     session_ref = store._sessions.document(session_id)
@@ -42,15 +42,15 @@ def grow(store: Any, session_id: str, turns: int) -> None:
     for start in range(0, len(made), 400):
         batch = store._client.batch()
         for turn in made[start : start + 400]:
-            fields = {**_turn_fields(turn), "expires_at": ends_at}
+            fields = {**turn_fields(turn), "expires_at": ends_at}
             batch.set(session_ref.collection("turns").document(turn_document_id(turn.seq, None)), fields)
         batch.commit()
     everything = store.load_session(session_id, NOW).recent + tuple(made)
     session_ref.update(
         {
             "turn_count": turns,
-            "recent": [_turn_fields(t) for t in recent_tail(everything, store._tail_chars)],
-            "refs": [_ref_fields(ref_for_turn(t)) for t in everything[-INDEXED_TURNS:]],
+            "recent": [turn_fields(t) for t in recent_tail(everything, store._tail_chars)],
+            "refs": [ref_fields(ref_for_turn(t)) for t in everything[-INDEXED_TURNS:]],
         }
     )
 

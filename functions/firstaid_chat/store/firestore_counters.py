@@ -1,7 +1,8 @@
-"""Firestore documents shared by every instance: the daily token count and per-client turn leases.
+"""Firestore documents shared by every instance: request counts, the daily token count, turn leases.
 
 Data model::
 
+    ratelimits/{hash(key)}:{window}         count, expires_at      (one per rate-limit key and window)
     token_budget/{day}                      spent_at, expires_at   (created once, when the day's budget runs out)
     token_budget/{day}/token_shards/{n}     tokens, expires_at     (n in 0..TOKEN_SHARDS-1)
     client_turns/{hash(client)}             leases: {lease: until}, expires_at
@@ -13,6 +14,9 @@ what the deployment's 48 slots can start. The total is one aggregation query
 (``sum``) over the day's shards, billed as one document read however many shards
 there are, and the service reads it at most every few seconds per instance (see
 ``budget.py``).
+
+A rate-limit count is one increment of the window's document, whose commit returns
+the new value: one write and no read per request.
 
 A client's turns in progress are leases in one document: acquiring reads it and
 writes it back on the precondition that it did not change; releasing deletes the
@@ -47,11 +51,33 @@ def client_document_id(client: str) -> str:
 
 
 class FirestoreCounters:
-    """The Store's token-budget and lease methods on Firestore (mixed into ``FirestoreStore``)."""
+    """The Store's rate-limit, token-budget and lease methods on Firestore (mixed into ``FirestoreStore``)."""
 
     _client: firestore.Client
     _timeout: float
     _retry: Any
+
+    def hit_rate_limit(self, key: str, limit: int, window_seconds: int, now: datetime) -> int | None:
+        window = int(now.timestamp() // window_seconds)
+        doc_id = f"{hashlib.sha256(key.encode()).hexdigest()[:32]}:{window}"
+        batch = self._client.batch()
+        batch.set(
+            self._client.collection("ratelimits").document(doc_id),
+            {"count": firestore.Increment(1), "expires_at": now + timedelta(seconds=2 * window_seconds)},
+            merge=True,
+        )
+        # One write and no read: the commit returns the counter's new value. Never retried: an
+        # increment whose response was lost would count twice. A failed count lets the request
+        # through (the store calls that follow report a real outage).
+        try:
+            result = batch.commit(retry=None, timeout=self._timeout)[0]
+        except api_exceptions.GoogleAPIError:
+            log.warning("rate-limit count failed; request let through")
+            return None
+        count = int(result.transform_results[0].integer_value)
+        if count > limit:
+            return max(1, int((window + 1) * window_seconds - now.timestamp() + 0.999))
+        return None
 
     def _budget_day(self, day: str) -> Any:
         return self._client.collection("token_budget").document(day)

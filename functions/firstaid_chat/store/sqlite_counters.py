@@ -1,6 +1,7 @@
-"""The daily token count and per-client turn leases in the local SQLite file.
+"""Request counts, the daily token count and per-client turn leases in the local SQLite file.
 
-One file serialises its writers, so the count needs no shards: one row per day.
+One file serialises its writers, so the token count needs no shards: one row per day.
+A rate-limit key keeps one row, its count restarting when a new window starts.
 """
 
 from __future__ import annotations
@@ -23,17 +24,36 @@ CREATE TABLE IF NOT EXISTS client_turns (
     until REAL NOT NULL,
     PRIMARY KEY (client, lease)
 );
+CREATE TABLE IF NOT EXISTS rate_limits (
+    key TEXT PRIMARY KEY,
+    window_start REAL NOT NULL,
+    count INTEGER NOT NULL
+);
 """
 
 
 class SQLiteCounters:
-    """The Store's token-budget and lease methods on SQLite (mixed into ``SQLiteStore``)."""
+    """The Store's rate-limit, token-budget and lease methods on SQLite (mixed into ``SQLiteStore``)."""
 
     def _write(self) -> AbstractContextManager[sqlite3.Connection]:
         raise NotImplementedError
 
     def _read(self) -> AbstractContextManager[sqlite3.Connection]:
         raise NotImplementedError
+
+    def hit_rate_limit(self, key: str, limit: int, window_seconds: int, now: datetime) -> int | None:
+        start = now.timestamp() // window_seconds * window_seconds
+        with self._read() as db:
+            (count,) = db.execute(
+                "INSERT INTO rate_limits (key, window_start, count) VALUES (?, ?, 1) "
+                "ON CONFLICT(key) DO UPDATE SET "
+                "count = CASE WHEN window_start = excluded.window_start THEN count + 1 ELSE 1 END, "
+                "window_start = excluded.window_start RETURNING count",
+                (key, start),
+            ).fetchone()
+        if count > limit:
+            return max(1, int(start + window_seconds - now.timestamp() + 0.999))
+        return None
 
     def add_tokens(self, day: str, tokens: int, now: datetime) -> None:
         if tokens <= 0:
