@@ -66,7 +66,10 @@ def test_a_broken_pattern_is_reported_with_its_file_and_place(tmp_path: Path, mo
     for code in LANGUAGES:
         shutil.copytree(LANG_DIR / code, tmp_path / code)
     path = tmp_path / "fr" / "emergency.toml"
-    path.write_text(path.read_text(encoding="utf-8").replace("'noyade',", "'noy(ade',", 1), encoding="utf-8")
+    text = path.read_text(encoding="utf-8")
+    broken = text.replace("'au fond de la piscine',", "'au fond de la (piscine',", 1)
+    assert broken != text, "the pattern this test breaks is gone: pick another"
+    path.write_text(broken, encoding="utf-8")
     monkeypatch.setattr(language, "LANG_DIR", tmp_path)
     detect._compiled.cache_clear()
     language.languages.cache_clear()

@@ -45,11 +45,13 @@ from typing import Any
 
 from . import classifier
 from .language import ENGLISH, Reading, identify, language_codes, languages, read, read_data, scores
+from .text import clauses
 
 SIGNALS_PATH = Path(__file__).resolve().parent / "signals.toml"
 CONTEXTS = ("present", "past", "question", "study", "hypothetical", "idioms")
 LEADS = frozenset({"emergency", "self_harm", "poisoning"})
 _MACRO = re.compile(r"\{([A-Z_]+)\}")
+WINDOW = 12  # words per window the model's veto also scores in a longer message
 UNSURE_BELOW = 3  # stop words that make a Latin-script language sure enough to try it alone (with English)
 
 
@@ -131,8 +133,9 @@ def assess(message: str) -> Assessment:
     have no stop word to tell "no respira" from "nao respira"), plus English,
     which people mix into every language; a match in one language is switched
     off by context words of any of them ("heart attack 3 saal pehle"). When
-    the identified language found nothing but exactly one other did, that one
-    names the language of the reply ("jveux mourir").
+    the identified language found nothing but exactly one other did, and too
+    few stop words made the identification sure, that one names the language
+    of the reply ("jveux mourir", "quero me matar").
     """
     language = identify(message)
     codes = _candidates(message, language)
@@ -146,12 +149,12 @@ def assess(message: str) -> Assessment:
         signals = _signals_in(reading, contexts, silenced)
         if signals:
             found[code] = signals
-    if language not in found and len(found) == 1 and not scores(message).get(language):
+    if language not in found and len(found) == 1 and scores(message).get(language, 0) < UNSURE_BELOW:
         language = next(iter(found))
     every = {signal for signals in found.values() for signal in signals}
     chance = classifier.probability(message)
     trained = classifier.model()
-    if chance < trained.veto_below:
+    if chance < trained.veto_below and _every_sentence_below(message, trained.veto_below):
         every = {signal for signal in every if not kinds()[signal].vetoable}
     # A pattern switched off by its context ("not choking anymore") is not overruled.
     likely = not every and not silenced and chance >= trained.threshold and not _framed(forms, contexts)
@@ -246,6 +249,19 @@ def _switched_off(
             ):
                 return True
     return False
+
+
+def _every_sentence_below(message: str, bound: float) -> bool:
+    """Whether the model scores every run of WINDOW words below `bound` too.
+
+    A long message must not dilute the one sentence that matters ("what a
+    lovely day" ten times, then "she is not breathing").
+    """
+    words = [word for sentence in clauses(message, join_apostrophes=True) for word in sentence]
+    if len(words) <= WINDOW:
+        return True
+    starts = range(0, len(words) - WINDOW + WINDOW // 2, WINDOW // 2)
+    return all(classifier.probability(" ".join(words[start : start + WINDOW])) < bound for start in starts)
 
 
 def _framed(forms: list[str], contexts: list[_Compiled]) -> bool:

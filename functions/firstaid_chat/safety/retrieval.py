@@ -18,6 +18,9 @@ import unicodedata
 from .detect import Assessment, kinds
 from .language import ENGLISH, languages, read, read_data
 
+# What a message the model alone calls an emergency searches for when nothing else names its topic.
+LIKELY_TOPIC_WORDS = "when to call emergency services ambulance"
+
 
 def topic_query(message: str, assessment: Assessment) -> str:
     """`message` followed by the English words that point to its topic (shapes: plain text)."""
@@ -25,10 +28,16 @@ def topic_query(message: str, assessment: Assessment) -> str:
     # signals' words to it would only blur which topic it names.
     # Only the most specific kind found speaks: "collapsed and not breathing"
     # is CPR, not the recovery position.
-    signals = assessment.signals[:1] if assessment.language != ENGLISH else ()
+    # Two exceptions: not breathing (CPR comes first whatever else the message
+    # names, "after the fit") and talk of suicide (said in words the guide's
+    # topic does not use, "end it tonight").
+    first = assessment.signals[:1]
+    signals = first if assessment.language != ENGLISH or first in (("not_breathing",), ("self_harm",)) else ()
     extra = [kinds()[signal].topic_words for signal in signals]
     for code in dict.fromkeys((assessment.language, ENGLISH)):
         extra += glossary_words(message, code)
+    if assessment.likely and not any(extra):
+        extra.append(LIKELY_TOPIC_WORDS)
     return " ".join([message, *(words for words in extra if words)])
 
 
