@@ -20,6 +20,7 @@ LEAD_KEYS = (
     "poison_centre",  # added to the lead for poisoning or overdose when a poison centre is configured
     "no_match",  # the offline reply when no guide topic matches
     "fallback_notice",  # the note before an offline answer given because Gemini failed
+    "budget_notice",  # the note before an offline answer given because the day's Gemini budget is spent
     "steps_in_english",  # the note before guide steps shown in English to someone writing in another language
 )
 _PLACEHOLDER = re.compile(r"\{(number|crisis_line|poison_centre)\}")
