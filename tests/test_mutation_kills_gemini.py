@@ -25,7 +25,7 @@ from firstaid_chat.model.gemini import GeminiModel, retry_delay, unusable_reason
 from firstaid_chat.settings import Settings
 
 from tests.conftest import SENTINEL_KEY
-from tests.fakes.gemini import Behaviour, FakeGemini, error, invalid_key, rate_limited, thoughts_only
+from tests.fakes.gemini import Behaviour, FakeGemini, error, invalid_key, rate_limited, raw, thoughts_only
 
 
 class Clock:
@@ -411,3 +411,73 @@ def test_one_sdk_client_serves_every_turn_until_the_key_changes(gemini: FakeGemi
     reply(model, prompt(clock))
     assert model._client is not first
     assert [r.api_key for r in gemini.requests] == [SENTINEL_KEY, SENTINEL_KEY, "rotated-test-key"]
+
+
+# --- transport failures and bodies the SDK cannot read ---------------------------------------
+
+
+@pytest.mark.parametrize(("status", "raised"), [(429, ModelRateLimited), (502, ModelUnavailable), (504, ModelTimeout)])
+def test_busy_and_gateway_statuses_are_retried(
+    gemini: FakeGemini, clock: Clock, status: int, raised: type[Exception]
+) -> None:
+    gemini.default = error(status)
+    with pytest.raises(raised):
+        reply(model_for(clock, model_max_attempts=2), prompt(clock))
+    assert len(gemini.requests) == 2
+
+
+def test_nothing_listening_is_model_unavailable_after_every_attempt(
+    gemini: FakeGemini, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fakes.firestore_emulator import free_port
+
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(ModelUnavailable):
+        reply(model_for(clock, model_max_attempts=2), prompt(clock))
+    assert clock.sleeps == [0.5]  # the connection error was retried once
+
+
+def test_an_attempt_with_no_answer_within_its_timeout_is_a_model_timeout(gemini: FakeGemini, clock: Clock) -> None:
+    gemini.enqueue(Behaviour(first_delay=5))
+    with pytest.raises(ModelTimeout):
+        reply(model_for(clock, model_max_attempts=1, model_attempt_timeout_seconds=1.0), prompt(clock))
+
+
+def test_a_stream_broken_after_text_is_model_unavailable(gemini: FakeGemini, clock: Clock) -> None:
+    gemini.enqueue(Behaviour(chunks=["Apply ", "pressure ", "and ", "never"], break_after=2))
+    stream = model_for(clock).stream(prompt(clock))
+    assert [next(stream).text, next(stream).text] == ["Apply ", "pressure "]
+    with pytest.raises(ModelUnavailable):
+        next(stream)
+
+
+EVENT = b'data: {"candidates": [{"content": {"role": "model", "parts": [{"text": "Cool it."}]}}]}\r\n\r\n'
+
+
+@pytest.mark.parametrize(
+    ("body", "text_first"),
+    [(b"data: {not json\r\n\r\n", False), (EVENT + b"data: {not json\r\n\r\n", True)],
+    ids=["first-event", "later-event"],
+)
+def test_a_body_the_sdk_cannot_read_is_no_reply_logged_with_its_error_type_only(
+    gemini: FakeGemini, clock: Clock, caplog: pytest.LogCaptureFixture, body: bytes, text_first: bool
+) -> None:
+    gemini.enqueue(raw(body))
+    texts: list[str] = []
+    with caplog.at_level(logging.INFO, logger="firstaid_chat.model.gemini"), pytest.raises(ModelNoReply):
+        texts.extend(chunk.text for chunk in model_for(clock).stream(prompt(clock)))
+    assert texts == (["Cool it."] if text_first else [])
+    (record,) = [r for r in caplog.records if r.getMessage() == "gemini gave no usable reply"]
+    assert record.reason == "sdk_error"  # type: ignore[attr-defined]
+    assert record.error_type.endswith("Error")  # type: ignore[attr-defined]
+    assert len(gemini.requests) == 1, "an unreadable answer is not retried"
+
+
+def test_missing_token_counts_read_as_zero(gemini: FakeGemini, clock: Clock) -> None:
+    event = (
+        b'data: {"candidates": [{"content": {"role": "model", "parts": [{"text": "ok"}]}, "finishReason": "STOP"}],'
+        b' "usageMetadata": {"totalTokenCount": 5}}\r\n\r\n'
+    )
+    gemini.enqueue(raw(event))
+    (chunk,) = reply(model_for(clock), prompt(clock))
+    assert (chunk.text, chunk.finish_reason, chunk.usage) == ("ok", "STOP", Usage(0, 0, 5))
