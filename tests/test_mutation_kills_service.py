@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from firstaid_chat.errors import RateLimited, SessionNotFound
+from firstaid_chat.errors import ModelUnavailable, RateLimited, SessionNotFound
 from firstaid_chat.errors import RateLimited as SessionRateLimited
 from firstaid_chat.model import Chunk, Prompt, Usage
+from firstaid_chat.model.offline import OfflineModel
+from firstaid_chat.safety.lead import text as lead_text
 from firstaid_chat.service import ChatRequest, ChatService
 from firstaid_chat.settings import Settings
 from firstaid_chat.store.sqlite import SQLiteStore
@@ -253,3 +255,41 @@ def test_a_client_over_its_concurrent_turns_is_told_to_wait_for_one_to_finish(tm
     assert refused.value.message == "Too many replies are being written for you at once. Wait for one to finish."
     assert refused.value.headers["Retry-After"] == "2"
     store.close()
+
+
+class Unavailable:
+    """A model that fails before its first word."""
+
+    source = "gemini"
+
+    def stream(self, prompt: Prompt) -> Iterator[Chunk]:
+        raise ModelUnavailable()
+        yield Chunk()  # pragma: no cover - makes this a generator
+
+
+def test_the_fallback_notice_is_in_the_language_of_the_message(tmp_path: Path) -> None:
+    config = Settings(rate_limit_client_per_minute=0, rate_limit_session_per_minute=0)
+    store = SQLiteStore(tmp_path / "s.sqlite3", ttl=timedelta(hours=1), tail_chars=32_000)
+    guide = OfflineModel(emergency_number="112")
+    service = ChatService(config, store, Unavailable(), fallback=guide)
+    done = list(service.turn(ChatRequest("comment soigner une brûlure légère"), client="c"))[-1].payload
+    assert done["source"] == "offline"
+    assert done["reply"].startswith(lead_text("fr", "fallback_notice") + "\n\n")
+    store.close()
+
+
+@pytest.mark.parametrize(
+    ("message", "setting", "number"),
+    [
+        ("i want to kill myself tonight", "crisis_line", "555-0100"),
+        ("my toddler just drank bleach", "poison_centre", "555-0199"),
+    ],
+)
+def test_the_emergency_lead_names_the_configured_local_line(
+    tmp_path: Path, message: str, setting: str, number: str
+) -> None:
+    done = list(sqlite_service(tmp_path, ScriptedModel(), **{setting: number}).turn(ChatRequest(message), client="c"))
+    payload = done[-1].payload
+    assert payload["emergency"] is True
+    lead = payload["reply"].split("\n\n")[0]  # the first paragraph, before the model's words
+    assert number in lead
