@@ -293,3 +293,16 @@ def test_the_emergency_lead_names_the_configured_local_line(
     assert payload["emergency"] is True
     lead = payload["reply"].split("\n\n")[0]  # the first paragraph, before the model's words
     assert number in lead
+
+
+def test_a_turn_holds_one_of_its_clients_slots_until_it_ends(tmp_path: Path) -> None:
+    service = sqlite_service(tmp_path, ScriptedModel(), client_concurrent_turns=1)
+    first = service.turn(ChatRequest("first"), client="203.0.113.7")
+    next(first)  # started: the client's one slot is held
+    with pytest.raises(RateLimited) as refused:
+        list(service.turn(ChatRequest("second"), client="203.0.113.7"))
+    assert refused.value.code == "too_many_turns"
+    assert list(service.turn(ChatRequest("elsewhere"), client="198.51.100.9"))[-1].payload["turn"] == 1
+    list(first)  # the first turn ends and gives its slot back
+    for message in ("third", "fourth"):  # each in turn: the slot is free again after every turn
+        assert list(service.turn(ChatRequest(message), client="203.0.113.7"))[-1].payload["turn"] == 1
