@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from firstaid_chat.budget import TokenBudget
 from firstaid_chat.errors import ModelUnavailable, RateLimited, SessionNotFound
 from firstaid_chat.errors import RateLimited as SessionRateLimited
 from firstaid_chat.model import Chunk, Prompt, Usage
@@ -306,3 +307,33 @@ def test_a_turn_holds_one_of_its_clients_slots_until_it_ends(tmp_path: Path) -> 
     list(first)  # the first turn ends and gives its slot back
     for message in ("third", "fourth"):  # each in turn: the slot is free again after every turn
         assert list(service.turn(ChatRequest(message), client="203.0.113.7"))[-1].payload["turn"] == 1
+
+
+@pytest.mark.parametrize("given_as", ["offline", "fallback"])
+def test_once_the_days_budget_is_spent_the_offline_guide_answers_the_turn(tmp_path: Path, given_as: str) -> None:
+    """The guide answers whether it was given as the budget's offline model or as the fallback."""
+    now = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    config = Settings(rate_limit_client_per_minute=0, rate_limit_session_per_minute=0)
+    store = SQLiteStore(tmp_path / "s.sqlite3", ttl=timedelta(hours=1), tail_chars=32_000)
+    store.add_tokens("2026-11-30", 100, now)
+    model = ScriptedModel()
+    guide = {given_as: OfflineModel(emergency_number="112")}
+    budget = TokenBudget(store, 100, check_seconds=0)
+    service = ChatService(config, store, model, clock=lambda: now, budget=budget, **guide)  # type: ignore[arg-type]
+    done = list(service.turn(ChatRequest("How do I treat a burn?"), client="c"))[-1].payload
+    assert (done["source"], model.prompts) == ("offline", [])
+    assert done["reply"].startswith("_Offline mode: the AI assistant has reached today's usage limit")
+    store.close()
+
+
+def test_a_turn_answered_by_a_racing_retry_gives_its_clients_slot_back(tmp_path: Path) -> None:
+    store = RacingStore(tmp_path / "s.sqlite3", ttl=timedelta(hours=1), tail_chars=32_000)
+    service = sqlite_service(tmp_path, ScriptedModel(), store, client_concurrent_turns=1)
+    events = list(service.turn(ChatRequest("first"), client="203.0.113.7"))
+    session_id = events[0].session_id
+    retry = ChatRequest("second", session_id, "m2")
+    other_instance = sqlite_service(tmp_path, ScriptedModel(), store)  # the same person, through another address
+    store.before_claim = lambda: list(other_instance.turn(retry, client="198.51.100.9"))
+    assert list(service.turn(retry, client="203.0.113.7"))[-1].payload["replayed"] is True
+    later = list(service.turn(ChatRequest("third", session_id), client="203.0.113.7"))[-1].payload
+    assert later["turn"] == 3, "the slot taken for the replayed turn was given back"
