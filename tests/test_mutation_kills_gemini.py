@@ -18,7 +18,7 @@ from firstaid_chat.errors import (
     ModelTimeout,
     ModelUnavailable,
 )
-from firstaid_chat.model import Usage
+from firstaid_chat.model import Chunk, Usage
 from firstaid_chat.model.gemini import unusable_reason
 
 from tests.conftest import SENTINEL_KEY
@@ -214,3 +214,34 @@ def test_missing_token_counts_read_as_zero(gemini: FakeGemini, clock: Clock) -> 
     gemini.enqueue(raw(event))
     (chunk,) = reply(model_for(clock), prompt(clock))
     assert (chunk.text, chunk.finish_reason, chunk.usage) == ("ok", "STOP", Usage(0, 0, 5))
+
+
+def test_the_transport_errors_caught_are_those_of_both_http_clients_the_sdk_may_use() -> None:
+    import httpx
+    import httpx2  # type: ignore[import-not-found, unused-ignore]
+    from firstaid_chat.model.gemini import _transport_errors
+
+    assert _transport_errors() == (httpx.TransportError, httpx2.TransportError)
+
+
+@pytest.mark.parametrize(
+    ("event", "usage"),
+    [
+        (b'data: {"candidates": [{"finishReason": "STOP"}]}\r\n\r\n', None),
+        (
+            b'data: {"candidates": [{"finishReason": "STOP"}], "usageMetadata": {"promptTokenCount": 12}}\r\n\r\n',
+            Usage(12, 0, 0),
+        ),
+    ],
+    ids=["no-usage", "no-thought-count"],
+)
+def test_no_reply_without_a_thought_count_logs_zero_thought_tokens(
+    gemini: FakeGemini, clock: Clock, caplog: pytest.LogCaptureFixture, event: bytes, usage: Usage | None
+) -> None:
+    gemini.enqueue(raw(event))
+    chunks: list[Chunk] = []
+    with caplog.at_level(logging.INFO, logger="firstaid_chat.model.gemini"), pytest.raises(ModelNoReply):
+        chunks.extend(model_for(clock).stream(prompt(clock)))
+    assert [chunk.usage for chunk in chunks] == [usage]
+    (record,) = [r for r in caplog.records if r.getMessage() == "gemini gave no usable reply"]
+    assert (record.reason, record.thoughts_tokens) == ("no_text", 0)  # type: ignore[attr-defined]
