@@ -149,6 +149,7 @@ def test_the_attempt_count_is_logged_with_the_upstream_status(
     assert [(r.attempt, r.upstream_status, r.levelname) for r in failed] == [  # type: ignore[attr-defined]
         (1, "503", "INFO"), (2, "502", "INFO"),
     ]  # fmt: skip
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], "a busy Gemini is not a bad request"
 
 
 @pytest.mark.parametrize(
