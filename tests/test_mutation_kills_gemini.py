@@ -245,3 +245,13 @@ def test_no_reply_without_a_thought_count_logs_zero_thought_tokens(
     assert [chunk.usage for chunk in chunks] == [usage]
     (record,) = [r for r in caplog.records if r.getMessage() == "gemini gave no usable reply"]
     assert (record.reason, record.thoughts_tokens) == ("no_text", 0)  # type: ignore[attr-defined]
+
+
+def test_a_blocked_prompt_is_answered_honestly_whatever_finish_reason_comes_with_it(
+    gemini: FakeGemini, clock: Clock
+) -> None:
+    gemini.enqueue(
+        raw(b'data: {"promptFeedback": {"blockReason": "SAFETY"}, "candidates": [{"finishReason": "STOP"}]}\r\n\r\n')
+    )
+    (chunk,) = reply(model_for(clock), prompt(clock))  # no ModelNoReply: the service answers it honestly
+    assert (chunk.text, chunk.prompt_blocked, chunk.finish_reason) == ("", True, "STOP")

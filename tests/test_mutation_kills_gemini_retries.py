@@ -167,7 +167,9 @@ def test_the_attempt_count_is_logged_with_the_upstream_status(
 def test_only_a_well_formed_retry_info_names_a_delay(details: Any, seconds: float | None) -> None:
     from google.genai import errors as genai_errors
 
-    assert retry_delay(genai_errors.APIError(429, details if isinstance(details, dict) else {})) == seconds
+    exc = genai_errors.APIError(429, {})
+    exc.details = details  # what the SDK parsed from the body: not always a JSON object
+    assert retry_delay(exc) == seconds
 
 
 # --- the key ---------------------------------------------------------------------------------
@@ -214,7 +216,10 @@ def test_a_bad_request_not_about_the_key_is_logged_as_an_error_naming_the_model(
         reply(model_for(clock, keys, gemini_model="gemini-2.5-flash"), prompt(clock))
     assert keys.rejected == []
     (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
-    assert record.getMessage().startswith("gemini rejected the request as invalid; check GEMINI_MODEL")
+    assert record.getMessage() == (
+        "gemini rejected the request as invalid; check GEMINI_MODEL, THINKING_BUDGET, "
+        "MAX_OUTPUT_TOKENS and SAFETY_SETTINGS"
+    )
     assert (record.upstream_status, record.upstream_code, record.gemini_model) == (  # type: ignore[attr-defined]
         400, "INVALID_ARGUMENT", "gemini-2.5-flash",
     )  # fmt: skip
