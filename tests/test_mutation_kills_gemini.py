@@ -255,3 +255,42 @@ def test_a_blocked_prompt_is_answered_honestly_whatever_finish_reason_comes_with
     )
     (chunk,) = reply(model_for(clock), prompt(clock))  # no ModelNoReply: the service answers it honestly
     assert (chunk.text, chunk.prompt_blocked, chunk.finish_reason) == ("", True, "STOP")
+
+
+def test_an_error_event_in_the_middle_of_a_stream_maps_to_its_status(gemini: FakeGemini, clock: Clock) -> None:
+    text = b'data: {"candidates": [{"content": {"role": "model", "parts": [{"text": "Cool "}]}}]}\r\n\r\n'
+    failure = b'data: {"error": {"code": 503, "message": "overloaded", "status": "UNAVAILABLE"}}\r\n\r\n'
+    gemini.enqueue(raw(text + failure))
+    stream = model_for(clock).stream(prompt(clock))
+    assert next(stream).text == "Cool "
+    with pytest.raises(ModelUnavailable):
+        next(stream)
+
+
+def test_a_stream_that_stalls_past_the_attempt_timeout_is_a_model_timeout(gemini: FakeGemini, clock: Clock) -> None:
+    gemini.enqueue(Behaviour(chunks=["Cool ", "the burn."], chunk_interval=5))
+    stream = model_for(clock, model_attempt_timeout_seconds=1.0).stream(prompt(clock))
+    assert next(stream).text == "Cool "
+    with pytest.raises(ModelTimeout):
+        next(stream)
+
+
+def test_every_text_part_of_a_chunk_is_kept_and_a_new_finish_reason_passes_through(
+    gemini: FakeGemini, clock: Clock
+) -> None:
+    parts = b'[{"text": "Cool "}, {"text": "it.", "thought": false}]'
+    gemini.enqueue(
+        raw(
+            b'data: {"candidates": [{"content": {"role": "model", "parts": ' + parts + b"}, "
+            b'"finishReason": "A_REASON_NOT_YET_KNOWN"}]}\r\n\r\n'
+        )
+    )
+    with pytest.warns(UserWarning, match="not a valid FinishReason"):  # the SDK warns, and keeps it
+        (chunk,) = reply(model_for(clock), prompt(clock))
+    assert (chunk.text, chunk.finish_reason) == ("Cool it.", "A_REASON_NOT_YET_KNOWN")
+
+
+def test_a_blocked_reply_without_content_is_answered_honestly(gemini: FakeGemini, clock: Clock) -> None:
+    gemini.enqueue(raw(b'data: {"candidates": [{"finishReason": "SAFETY"}]}\r\n\r\n'))
+    (chunk,) = reply(model_for(clock), prompt(clock))
+    assert (chunk.text, chunk.finish_reason, chunk.prompt_blocked) == ("", "SAFETY", False)
