@@ -23,7 +23,7 @@ from firstaid_chat.model.gemini import unusable_reason
 
 from tests.conftest import SENTINEL_KEY
 from tests.fakes.gemini import Behaviour, FakeGemini, error, raw, thoughts_only
-from tests.gemini_adapter import Clock, full_backoff_clock, model_for, prompt, reply, thinking
+from tests.gemini_adapter import Clock, Keys, full_backoff_clock, model_for, prompt, reply, thinking
 
 
 @pytest.fixture
@@ -79,7 +79,7 @@ def test_a_thinking_budget_is_sent_only_when_set_or_known(
     assert thinking(gemini.requests[0].body) == sent
 
 
-@pytest.mark.parametrize(("attempt_timeout", "left", "header"), [(25.0, 7.2, "8"), (1.5, 30.0, "2")])
+@pytest.mark.parametrize(("attempt_timeout", "left", "header"), [(25.0, 7.2, "8"), (1.5, 30.0, "2"), (2.0, 30.0, "2")])
 def test_an_attempt_may_take_its_timeout_or_what_is_left_of_the_turn_whichever_is_less(
     gemini: FakeGemini, clock: Clock, attempt_timeout: float, left: float, header: str
 ) -> None:
@@ -294,3 +294,26 @@ def test_a_blocked_reply_without_content_is_answered_honestly(gemini: FakeGemini
     gemini.enqueue(raw(b'data: {"candidates": [{"finishReason": "SAFETY"}]}\r\n\r\n'))
     (chunk,) = reply(model_for(clock), prompt(clock))
     assert (chunk.text, chunk.finish_reason, chunk.prompt_blocked) == ("", "SAFETY", False)
+
+
+def test_an_empty_answer_is_no_reply_for_want_of_text(
+    gemini: FakeGemini, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    gemini.enqueue(raw(b""))
+    with caplog.at_level(logging.INFO, logger="firstaid_chat.model.gemini"), pytest.raises(ModelNoReply):
+        reply(model_for(clock), prompt(clock))
+    (record,) = [r for r in caplog.records if r.getMessage() == "gemini gave no usable reply"]
+    assert record.reason == "no_text"  # type: ignore[attr-defined]
+
+
+def test_the_key_is_asked_for_within_the_turns_deadline(gemini: FakeGemini, clock: Clock) -> None:
+    asked: list[float | None] = []
+
+    class TimedKeys(Keys):
+        def get(self, deadline: float | None = None) -> str:
+            asked.append(deadline)
+            return super().get(deadline)
+
+    turn = prompt(clock)
+    reply(model_for(clock, TimedKeys()), turn)
+    assert asked == [turn.deadline]
