@@ -42,12 +42,14 @@ class Keys:
         self.key = SENTINEL_KEY
         self.fresh = fresh
         self.rejected: list[str] = []
+        self.refresh_deadlines: list[float | None] = []
 
     def get(self, deadline: float | None = None) -> str:
         return self.key
 
     def refresh(self, rejected: str, deadline: float | None = None) -> bool:
         self.rejected.append(rejected)
+        self.refresh_deadlines.append(deadline)
         if self.fresh is None:
             return False
         self.key = self.fresh

@@ -178,9 +178,11 @@ def test_only_a_well_formed_retry_info_names_a_delay(details: Any, seconds: floa
 def test_a_rejected_key_is_re_read_once_and_the_new_key_is_used(gemini: FakeGemini, clock: Clock) -> None:
     keys = Keys(fresh="fresh-test-key")
     gemini.enqueue(invalid_key())
-    chunks = reply(model_for(clock, keys, model_max_attempts=1), prompt(clock))
+    turn = prompt(clock)
+    chunks = reply(model_for(clock, keys, model_max_attempts=1), turn)
     assert chunks[-1].finish_reason == "STOP"
     assert keys.rejected == [SENTINEL_KEY]
+    assert keys.refresh_deadlines == [turn.deadline], "the re-read waits no longer than the turn may"
     assert [r.api_key for r in gemini.requests] == [SENTINEL_KEY, "fresh-test-key"]
     assert clock.sleeps == []
 
