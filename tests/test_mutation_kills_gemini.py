@@ -160,14 +160,16 @@ def test_busy_and_gateway_statuses_are_retried(
 
 
 def test_nothing_listening_is_model_unavailable_after_every_attempt(
-    gemini: FakeGemini, clock: Clock, monkeypatch: pytest.MonkeyPatch
+    gemini: FakeGemini, clock: Clock, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     from tests.fakes.firestore_emulator import free_port
 
     monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", f"http://127.0.0.1:{free_port()}")
-    with pytest.raises(ModelUnavailable):
+    with caplog.at_level(logging.INFO, logger="firstaid_chat.model.gemini"), pytest.raises(ModelUnavailable):
         reply(model_for(clock, model_max_attempts=2), prompt(clock))
     assert clock.sleeps == [0.5]  # the connection error was retried once
+    failed = [r for r in caplog.records if r.getMessage() == "gemini attempt failed"]
+    assert [(r.attempt, r.upstream_status) for r in failed] == [(1, "ConnectError"), (2, "ConnectError")]  # type: ignore[attr-defined]
 
 
 def test_an_attempt_with_no_answer_within_its_timeout_is_a_model_timeout(gemini: FakeGemini, clock: Clock) -> None:
