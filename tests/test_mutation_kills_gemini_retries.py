@@ -20,8 +20,9 @@ from firstaid_chat.errors import (
 )
 from firstaid_chat.model.gemini import retry_delay
 
-from tests.conftest import SENTINEL_KEY
+from tests.conftest import PROJECT, SENTINEL_KEY, VERTEX_LOCATION
 from tests.fakes.gemini import Behaviour, FakeGemini, error, invalid_key, rate_limited
+from tests.fakes.vertex import FakeTokenServer, FakeVertex
 from tests.gemini_adapter import Clock, Jitter, Keys, full_backoff_clock, model_for, prompt, reply
 
 
@@ -238,3 +239,18 @@ def test_one_sdk_client_serves_every_turn_until_the_key_changes(gemini: FakeGemi
     reply(model, prompt(clock))
     assert model._client is not first
     assert [r.api_key for r in gemini.requests] == [SENTINEL_KEY, SENTINEL_KEY, "rotated-test-key"]
+
+
+def test_no_vertex_ai_token_is_model_unavailable_at_once_and_logged_with_its_cause(
+    vertex: FakeVertex, token_server: FakeTokenServer, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """google-auth has already retried what it could: the adapter does not try again."""
+    token_server.fail_with = 400
+    model = model_for(
+        clock, gemini_backend="vertex", google_cloud_project=PROJECT, google_cloud_location=VERTEX_LOCATION
+    )
+    with caplog.at_level(logging.INFO, logger="firstaid_chat.model.gemini"), pytest.raises(ModelUnavailable):
+        reply(model, prompt(clock))
+    failed = [r for r in caplog.records if r.getMessage() == "gemini attempt failed"]
+    assert [(r.attempt, r.upstream_status) for r in failed] == [(1, "RefreshError")]  # type: ignore[attr-defined]
+    assert (clock.sleeps, vertex.requests) == ([], [])
