@@ -111,6 +111,7 @@ class Recorded:
     authorization: str | None = None  # the Authorization header (Vertex AI's OAuth access token)
     project: str | None = None  # from a Vertex AI path
     location: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)  # every request header, names lowercased
 
     @property
     def message(self) -> str:
@@ -208,6 +209,7 @@ class FakeGemini:
                     authorization=self.headers.get("Authorization"),
                     project=match["project"],
                     location=match["location"],
+                    headers={name.lower(): value for name, value in self.headers.items()},
                 )
                 behaviour = fake._next(recorded)
                 behaviour = fake._rejection(recorded) or behaviour
