@@ -16,7 +16,7 @@ from firstaid_chat.budget import TokenBudget
 from firstaid_chat.errors import KeyUnavailable, ModelNoReply, ModelUnavailable, UpstreamError
 from firstaid_chat.model import Chunk, Prompt, Usage
 from firstaid_chat.model.offline import OfflineModel
-from firstaid_chat.replies import BUDGET_NOTICE, CUT_SHORT_NOTE, WITHHELD_NOTE, Reply, ReplyWriter
+from firstaid_chat.replies import CUT_SHORT_NOTE, WITHHELD_NOTE, Reply, ReplyWriter
 from firstaid_chat.safety.lead import text as lead_text
 from firstaid_chat.store.sqlite import SQLiteStore
 
@@ -207,9 +207,21 @@ def test_once_the_budget_is_spent_the_guide_answers_with_the_usage_limit_notice(
         "_Offline mode: the AI assistant has reached today's usage limit, "
         "so this answer comes from the built-in first-aid guide._\n\n" + OFFLINE_BURN
     )
-    assert text.startswith(BUDGET_NOTICE)
     assert (reply.source, reply.finish_reason) == ("offline", "STOP")
     assert shared.tokens_used(DAY) == 100, "an offline answer costs no tokens"
+    shared.close()
+
+
+def test_the_usage_limit_notice_is_in_the_persons_language(tmp_path: Path) -> None:
+    shared = store(tmp_path)
+    shared.add_tokens(DAY, 100, NOW)
+    budget = TokenBudget(shared, 100, check_seconds=0)
+    model = Scripted(Chunk(text="never asked"))
+    text, _ = write(writer(model, budget=budget, offline=OfflineModel(emergency_number="911")), language="es")
+    assert text.startswith(
+        "_Modo sin conexión: el asistente de IA ha alcanzado el límite de uso de hoy, "
+        "así que esta respuesta viene de la guía de primeros auxilios integrada._\n\n"
+    )
     shared.close()
 
 

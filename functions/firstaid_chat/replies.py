@@ -21,10 +21,6 @@ BLOCKED_REPLY = (
 )
 WITHHELD_NOTE = "\n\n(The rest of this reply was withheld by a safety filter.)"
 CUT_SHORT_NOTE = "\n\n(This reply was cut short. Ask me to continue if you need more.)"
-BUDGET_NOTICE = (
-    "_Offline mode: the AI assistant has reached today's usage limit, "
-    "so this answer comes from the built-in first-aid guide._\n\n"
-)
 
 
 @dataclass
@@ -92,7 +88,7 @@ class ReplyWriter:
         """The model's chunks, or the offline guide's when the model fails before its first word."""
         if self._budget_spent():
             assert self.offline is not None
-            yield from self._offline_chunks(prompt, reply, BUDGET_NOTICE)
+            yield from self._offline_chunks(prompt, reply, lead_text(language, "budget_notice") + "\n\n")
             return
         reply.source = self.model.source
         produced = False
