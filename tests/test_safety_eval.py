@@ -8,11 +8,15 @@ saw neither the rules nor the other splits, except dev/own-*.jsonl):
   issue bounds are a regression guard.
 - frozen2/: scored once (0.871 / 6.6%), then retired into development (tuned
   on, and trained on); its floors are a regression guard.
-- frozen3/: scored once, with the rules and the model as committed: the honest
-  figures for new messages (0.953 / 6.5%; the detector before the model: 0.815
-  / 10.0%). Never tuned or trained on (scripts/train_detector.py leaves out any
-  text it shares with a development split). Its floors stop later work from
-  silently making held-out behaviour worse; the issue bounds are not yet met on it.
+- frozen3/: scored once with the first rules-and-model detector (0.953 / 6.5%;
+  the detector before the model: 0.815 / 10.0%), and once more after further
+  development (0.970 / 6.0%). Never tuned or trained on.
+- frozen4/: written blind beside two more development sets, scored once with
+  the detector as committed: 0.966 / 4.0% (the detector before the model:
+  0.779 / 8.0%). Never tuned or trained on.
+  scripts/train_detector.py leaves out any text a held-out split shares with a
+  development split. The floors stop later work from silently making held-out
+  behaviour worse; the issue bounds are not yet met on either.
 
 Run with -s to see, per language and split: life-threat recall, false alarms
 on non-urgent and off-topic messages (urgent ones count for neither), topic
@@ -39,9 +43,9 @@ def figures_of(split: str) -> dict[str, Figures]:
     guide = frozenset(topic.slug for topic in load_topics())
     figures = evaluate(examples, guide)
     print(report(split, figures, misses=split in ("frozen", "frozen2")))
-    if split == "frozen3":
+    if split in ("frozen3", "frozen4"):
         fresh = unseen(examples, [*load_split("dev"), *load_split("frozen"), *load_split("frozen2")])
-        print(report(f"frozen3, only the {len(fresh)} texts in no development split", evaluate(fresh, guide)))
+        print(report(f"{split}, only the {len(fresh)} texts in no development split", evaluate(fresh, guide)))
     if split == "frozen":
         fresh = unseen(examples, load_split("dev"))
         print(report(f"frozen, only the {len(fresh)} texts not also in dev", evaluate(fresh, guide)))
@@ -72,7 +76,12 @@ def frozen3() -> dict[str, Figures]:
     return figures_of("frozen3")
 
 
-@pytest.mark.parametrize("split", ["dev", "frozen", "frozen2", "frozen3"])
+@pytest.fixture(scope="module")
+def frozen4() -> dict[str, Figures]:
+    return figures_of("frozen4")
+
+
+@pytest.mark.parametrize("split", ["dev", "frozen", "frozen2", "frozen3", "frozen4"])
 def test_each_split_covers_every_language_with_threats_and_quiet_messages(split: str) -> None:
     examples = load_split(split)
     assert len(examples) >= 300
@@ -88,6 +97,7 @@ def test_no_frozen_message_was_copied_into_our_own_development_messages() -> Non
     own = [example for example in load_split("dev") if example.id.startswith("own")]
     assert unseen(own, load_split("frozen")) == own
     assert unseen(own, load_split("frozen3")) == own
+    assert unseen(own, load_split("frozen4")) == own
 
 
 def test_development_figures_are_printed(dev: dict[str, Figures]) -> None:
@@ -127,3 +137,16 @@ def test_held_out_figures_do_not_get_worse(frozen3: dict[str, Figures]) -> None:
     assert frozen3["all"].recall >= FROZEN3_RECALL_FLOOR, "held-out recall fell"
     assert frozen3["all"].false_alarm_rate <= FROZEN3_FALSE_ALARM_CEILING, "held-out false alarms rose"
     assert min(frozen3[code].recall for code in LANGUAGES) >= FROZEN3_LANGUAGE_RECALL_FLOOR, "a language fell"
+
+
+# frozen4, scored once with the detector as committed: pooled recall 0.966 (en 0.939, hi-Latn 0.897),
+# false alarms 4.0%. Below the issue's bounds in English, romanised Hindi and false alarms.
+FROZEN4_RECALL_FLOOR = 0.96
+FROZEN4_LANGUAGE_RECALL_FLOOR = 0.89
+FROZEN4_FALSE_ALARM_CEILING = 0.05
+
+
+def test_the_newest_held_out_figures_do_not_get_worse(frozen4: dict[str, Figures]) -> None:
+    assert frozen4["all"].recall >= FROZEN4_RECALL_FLOOR, "held-out recall fell"
+    assert frozen4["all"].false_alarm_rate <= FROZEN4_FALSE_ALARM_CEILING, "held-out false alarms rose"
+    assert min(frozen4[code].recall for code in LANGUAGES) >= FROZEN4_LANGUAGE_RECALL_FLOOR, "a language fell"
