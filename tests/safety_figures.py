@@ -187,17 +187,28 @@ def unseen(examples: list[Example], seen: list[Example]) -> list[Example]:
     return [example for example in examples if example.text.casefold().strip() not in texts]
 
 
+def subset_reports(split: str, examples: list[Example], guide: frozenset[str]) -> list[str]:
+    """The reports on a split's telling subsets: held-out texts in no development split, dev's blind part."""
+    if split == "frozen":
+        fresh = unseen(examples, load_split("dev"))
+        return [report(f"frozen, only the {len(fresh)} texts not also in dev", evaluate(fresh, guide))]
+    if split in ("frozen3", "frozen4"):
+        fresh = unseen(examples, [*load_split("dev"), *load_split("frozen"), *load_split("frozen2")])
+        return [report(f"{split}, only the {len(fresh)} texts in no development split", evaluate(fresh, guide))]
+    if split == "dev":
+        # dv-, dv3-, dv4-, dv5-: written blind; own-, pins-, sole-: written by us or against the patterns.
+        blind = [example for example in examples if example.id.startswith("dv")]
+        return [report(f"dev, only the {len(blind)} messages written blind", evaluate(blind, guide))]
+    return []
+
+
 def main() -> None:
     split = sys.argv[1] if len(sys.argv) > 1 else "dev"
     examples = load_split(split)
     guide = frozenset(topic.slug for topic in load_topics())
     print(report(split, evaluate(examples, guide), misses=True))
-    if split == "frozen":
-        fresh = unseen(examples, load_split("dev"))
-        print(report(f"frozen, only the {len(fresh)} texts not also in dev", evaluate(fresh, guide)))
-    elif split == "dev":
-        blind = [example for example in examples if not example.id.startswith("own")]
-        print(report(f"dev, only the {len(blind)} messages written blind", evaluate(blind, guide)))
+    for text in subset_reports(split, examples, guide):
+        print(text)
     print(latency(examples))
 
 

@@ -31,7 +31,17 @@ from __future__ import annotations
 import pytest
 from firstaid_chat.offline.knowledge import load_topics
 
-from tests.safety_figures import LANGUAGES, SPLITS, Figures, evaluate, latency, load_split, report, unseen
+from tests.safety_figures import (
+    LANGUAGES,
+    SPLITS,
+    Figures,
+    evaluate,
+    latency,
+    load_split,
+    report,
+    subset_reports,
+    unseen,
+)
 
 RECALL_BOUND = {"en": 0.95} | {code: 0.90 for code in LANGUAGES if code != "en"}
 FALSE_ALARM_BOUND = 0.03
@@ -44,15 +54,8 @@ def figures_of(split: str) -> dict[str, Figures]:
     guide = frozenset(topic.slug for topic in load_topics())
     figures = evaluate(examples, guide)
     print(report(split, figures, misses=split in ("frozen", "frozen2")))
-    if split in ("frozen3", "frozen4"):
-        fresh = unseen(examples, [*load_split("dev"), *load_split("frozen"), *load_split("frozen2")])
-        print(report(f"{split}, only the {len(fresh)} texts in no development split", evaluate(fresh, guide)))
-    if split == "frozen":
-        fresh = unseen(examples, load_split("dev"))
-        print(report(f"frozen, only the {len(fresh)} texts not also in dev", evaluate(fresh, guide)))
-    elif split == "dev":
-        blind = [example for example in examples if not example.id.startswith("own")]
-        print(report(f"dev, only the {len(blind)} messages written blind", evaluate(blind, guide)))
+    for text in subset_reports(split, examples, guide):
+        print(text)
     print(latency(examples))
     return figures
 
