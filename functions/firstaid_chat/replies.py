@@ -15,12 +15,6 @@ from .safety.lead import text as lead_text
 
 log = logging.getLogger(__name__)
 
-BLOCKED_REPLY = (
-    "I can't help with that message as written. If someone is hurt or in danger, "
-    "call {number} now. You can also rephrase your question about first aid."
-)
-WITHHELD_NOTE = "\n\n(The rest of this reply was withheld by a safety filter.)"
-CUT_SHORT_NOTE = "\n\n(This reply was cut short. Ask me to continue if you need more.)"
 
 
 @dataclass
@@ -67,8 +61,12 @@ class ReplyWriter:
         self._emergency_number = emergency_number
         self._clock = clock
 
-    def texts(self, chunks: Iterator[Chunk], reply: Reply, lead: str) -> Iterator[str]:
-        """The reply's text pieces, with the emergency lead first and honest notes where needed."""
+    def texts(self, chunks: Iterator[Chunk], reply: Reply, lead: str, language: str = "en") -> Iterator[str]:
+        """The reply's text pieces, with the emergency lead first and honest notes where needed.
+
+        The notes (blocked, withheld, cut short) are in `language`, a code of
+        `safety.language` (English when it has no texts).
+        """
         if lead:
             yield lead
         produced = False
@@ -78,11 +76,11 @@ class ReplyWriter:
                 yield chunk.text
         if reply.prompt_blocked or (not produced and reply.finish_reason in BLOCKED_FINISH_REASONS):
             reply.finish_reason = reply.finish_reason if reply.finish_reason in BLOCKED_FINISH_REASONS else "SAFETY"
-            yield BLOCKED_REPLY.replace("{number}", self._emergency_number)
+            yield lead_text(language, "blocked_reply", number=self._emergency_number)
         elif reply.finish_reason in BLOCKED_FINISH_REASONS:
-            yield WITHHELD_NOTE
+            yield "\n\n" + lead_text(language, "withheld_note")
         elif reply.finish_reason == "MAX_TOKENS":
-            yield CUT_SHORT_NOTE
+            yield "\n\n" + lead_text(language, "cut_short_note")
 
     def chunks(self, prompt: Prompt, reply: Reply, language: str = "en") -> Iterator[Chunk]:
         """The model's chunks, or the offline guide's when the model fails before its first word."""

@@ -201,7 +201,7 @@ class ChatService:
             crisis_line=self.settings.crisis_line,
             poison_centre=self.settings.poison_centre,
         )
-        for text in self.replies.texts(chunks, reply, lead):
+        for text in self.replies.texts(chunks, reply, lead, assessment.language):
             reply.parts.append(text)
             yield Delta(text)
         draft = TurnDraft(

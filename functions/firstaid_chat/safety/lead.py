@@ -22,6 +22,10 @@ LEAD_KEYS = (
     "fallback_notice",  # the note before an offline answer given because Gemini failed
     "budget_notice",  # the note before an offline answer given because the day's Gemini budget is spent
     "steps_in_english",  # the note before guide steps shown in English to someone writing in another language
+    "blocked_reply",  # the reply when Gemini's filter blocks the message or withholds the whole reply
+    "withheld_note",  # the note after part of a reply when a filter withheld the rest
+    "cut_short_note",  # the note after a reply that reached the output token limit
+    "follow_up",  # the note before guide steps found through the person's earlier message
 )
 _PLACEHOLDER = re.compile(r"\{(number|crisis_line|poison_centre)\}")
 

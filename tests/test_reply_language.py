@@ -1,0 +1,77 @@
+"""Replies in the person's language beyond the emergency lead: the notes a Gemini reply may end
+with, and the offline guide answering a follow-up through the person's earlier message."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from firstaid_chat.conversation import Turn
+from firstaid_chat.model import Chunk, Prompt
+from firstaid_chat.model.offline import OfflineModel
+from firstaid_chat.safety.lead import LEAD_KEYS, texts
+from firstaid_chat.safety.lead import text as lead_text
+from firstaid_chat.safety.language import language_codes
+from firstaid_chat.service import ChatRequest, ChatService
+from firstaid_chat.settings import Settings
+from firstaid_chat.store.sqlite import SQLiteStore
+
+
+class Finishing:
+    """A Gemini stand-in that writes one sentence (or none) and finishes with `reason`."""
+
+    source = "gemini"
+
+    def __init__(self, reason: str, text: str = "Tenga calma.", blocked: bool = False) -> None:
+        self.reason, self.text, self.blocked = reason, text, blocked
+
+    def stream(self, prompt: Prompt) -> Iterator[Chunk]:
+        if self.text:
+            yield Chunk(text=self.text)
+        yield Chunk(finish_reason=self.reason, prompt_blocked=self.blocked)
+
+
+def answer(tmp_path: Path, model: object, message: str) -> str:
+    settings = Settings(rate_limit_client_per_minute=0, rate_limit_session_per_minute=0, emergency_number="112")
+    store = SQLiteStore(tmp_path / "s.sqlite3", ttl=timedelta(hours=1), tail_chars=32_000)
+    events = list(ChatService(settings, store, model).turn(ChatRequest(message), client="c"))  # type: ignore[arg-type]
+    return str(events[-1].payload["reply"])
+
+
+SPANISH = "¿cuánto tiempo tengo que enfriar una quemadura con agua?"
+GERMAN = "wie lange soll ich eine verbrennung mit wasser kühlen?"
+
+
+@pytest.mark.parametrize(
+    ("message", "code", "reason", "key"),
+    [
+        (SPANISH, "es", "MAX_TOKENS", "cut_short_note"),
+        (SPANISH, "es", "RECITATION", "withheld_note"),
+        (GERMAN, "de", "MAX_TOKENS", "cut_short_note"),
+        (GERMAN, "de", "SAFETY", "withheld_note"),
+    ],
+)
+def test_a_cut_short_or_withheld_reply_says_so_in_the_persons_language(
+    tmp_path: Path, message: str, code: str, reason: str, key: str
+) -> None:
+    reply = answer(tmp_path, Finishing(reason), message)
+    assert reply == "Tenga calma.\n\n" + lead_text(code, key)
+    assert lead_text(code, key) != lead_text("en", key)
+
+
+def test_a_blocked_message_is_answered_in_the_persons_language_with_the_number(tmp_path: Path) -> None:
+    reply = answer(tmp_path, Finishing("SAFETY", text="", blocked=True), SPANISH)
+    assert reply == lead_text("es", "blocked_reply", number="112")
+    assert "112" in reply and "{number}" not in reply
+
+
+def test_every_language_has_every_note_and_keeps_the_number_placeholder() -> None:
+    for code in language_codes():
+        notes = texts(code)
+        assert set(LEAD_KEYS) <= set(notes), code
+        assert "{number}" in notes["blocked_reply"], code
+        if code != "en":
+            for key in ("blocked_reply", "withheld_note", "cut_short_note", "follow_up"):
+                assert notes[key] != texts("en")[key], (code, key)
