@@ -4,16 +4,16 @@ with, and the offline guide answering a follow-up through the person's earlier m
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from firstaid_chat.conversation import Turn
 from firstaid_chat.model import Chunk, Prompt
 from firstaid_chat.model.offline import OfflineModel
+from firstaid_chat.safety.language import language_codes
 from firstaid_chat.safety.lead import LEAD_KEYS, texts
 from firstaid_chat.safety.lead import text as lead_text
-from firstaid_chat.safety.language import language_codes
 from firstaid_chat.service import ChatRequest, ChatService
 from firstaid_chat.settings import Settings
 from firstaid_chat.store.sqlite import SQLiteStore
@@ -75,3 +75,57 @@ def test_every_language_has_every_note_and_keeps_the_number_placeholder() -> Non
         if code != "en":
             for key in ("blocked_reply", "withheld_note", "cut_short_note", "follow_up"):
                 assert notes[key] != texts("en")[key], (code, key)
+
+
+# --- the offline guide answering a follow-up -------------------------------------------------
+
+NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
+
+
+def offline_reply(message: str, *earlier: str) -> str:
+    history = [Turn(seq, text, "(steps)", created_at=NOW) for seq, text in enumerate(earlier, start=1)]
+    chunks = OfflineModel(emergency_number="112").stream(Prompt(message, history, deadline=float("inf")))
+    return "".join(chunk.text for chunk in chunks)
+
+
+def title(reply: str) -> str:
+    """The guide topic's bold title in an offline reply."""
+    return reply.split("**")[1]
+
+
+def test_a_follow_up_with_no_topic_of_its_own_is_answered_through_the_earlier_message() -> None:
+    alone = offline_reply("and now what??")
+    assert alone == lead_text("en", "no_match", number="112")
+    reply = offline_reply("and now what??", "my dad collapsed and isnt breathing")
+    assert reply.startswith(lead_text("en", "follow_up") + "\n\n**")
+    assert title(reply) == title(offline_reply("my dad collapsed and isnt breathing"))
+    assert "CPR" in title(reply)
+
+
+def test_a_follow_up_that_gives_the_age_changes_the_steps_to_that_age() -> None:
+    adult = offline_reply("shes choking")
+    infant = offline_reply("shes only 8 months old", "shes choking")
+    assert title(adult) != title(infant)
+    assert "infant" in title(infant).lower() or "baby" in title(infant).lower()
+
+
+def test_a_follow_up_reaches_back_past_a_message_with_no_topic() -> None:
+    reply = offline_reply("what next", "my son is having a seizure", "ok")
+    assert reply.startswith(lead_text("en", "follow_up"))
+    assert title(reply) == title(offline_reply("my son is having a seizure"))
+
+
+def test_a_message_with_its_own_topic_is_answered_alone() -> None:
+    after = offline_reply("how do i treat a burn", "my dad collapsed and isnt breathing")
+    assert after == offline_reply("how do i treat a burn")
+
+
+def test_a_follow_up_to_an_off_topic_conversation_still_matches_nothing() -> None:
+    reply = offline_reply("and then?", "what will the weather be tomorrow")
+    assert reply == lead_text("en", "no_match", number="112")
+
+
+def test_a_follow_up_in_spanish_is_answered_in_spanish_through_the_earlier_message() -> None:
+    reply = offline_reply("¿y ahora qué hago?", "mi hijo no respira")
+    assert reply.startswith(lead_text("es", "follow_up") + "\n\n" + lead_text("es", "steps_in_english"))
+    assert title(reply.split("\n\n", 2)[2]) == title(offline_reply("mi hijo no respira").split("\n\n", 1)[1])

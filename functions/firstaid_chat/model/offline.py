@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
+from ..conversation import Turn
 from . import Chunk, Prompt
 
 # Streamed a few words at a time so offline replies arrive like any other.
 _PIECES = re.compile(r"\S+\s*|\s+")
 WORDS_PER_CHUNK = 6
+# How many of the person's earlier messages a follow-up with no topic of its own
+# ("and now what??", "shes only 8 months") may be read together with.
+FOLLOW_UP_TURNS = 3
 
 
 class OfflineModel:
@@ -18,7 +22,9 @@ class OfflineModel:
     Messages in any language the safety package reads are matched through
     their English topic words (`safety.retrieval.topic_query`); the no-match
     reply and the note that the steps are in English are in the person's
-    language.
+    language. A message that matches no topic is read together with the
+    person's last few messages (newest first), so a follow-up is answered
+    through the conversation it belongs to, after a note saying so.
     """
 
     source = "offline"
@@ -34,7 +40,8 @@ class OfflineModel:
         self._crisis_line = crisis_line
         self._poison_centre = poison_centre
 
-    def reply_text(self, message: str) -> str:
+    def reply_text(self, message: str, history: Sequence[Turn] = ()) -> str:
+        """The guide's reply to `message`, reading `history` (oldest first) for a follow-up."""
         # Imported on first use: instances that never answer offline never load the guide.
         from ..offline.compose import compose_reply
         from ..offline.retrieval import default_index
@@ -45,16 +52,27 @@ class OfflineModel:
         assessment = assess(message)
         language = assessment.language
         match = default_index().best(topic_query(message, assessment))
+        follow_up = False
+        earlier = [turn.user_text for turn in history][-FOLLOW_UP_TURNS:]
+        for start in range(len(earlier) - 1, -1, -1) if match is None else ():
+            together = "\n".join([*earlier[start:], message])
+            together_assessment = assess(together)
+            match = default_index().best(topic_query(together, together_assessment))
+            if match is not None:
+                follow_up, language = True, together_assessment.language
+                break
         if match is None:
             return text(language, "no_match", number=self._number)
         reply = compose_reply(
             match.topic, self._number, crisis_line=self._crisis_line, poison_centre=self._poison_centre
         )
         # The guide is in English; say so in the person's language.
-        return reply if language == "en" else text(language, "steps_in_english") + "\n\n" + reply
+        if language != "en":
+            reply = text(language, "steps_in_english") + "\n\n" + reply
+        return text(language, "follow_up") + "\n\n" + reply if follow_up else reply
 
     def stream(self, prompt: Prompt) -> Iterator[Chunk]:
-        pieces = _PIECES.findall(self.reply_text(prompt.message))
+        pieces = _PIECES.findall(self.reply_text(prompt.message, prompt.history))
         for start in range(0, len(pieces), WORDS_PER_CHUNK):
             yield Chunk(text="".join(pieces[start : start + WORDS_PER_CHUNK]))
         yield Chunk(finish_reason="STOP")
