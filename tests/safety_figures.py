@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "functions"))
 
 from firstaid_chat.offline.knowledge import load_topics  # noqa: E402
 from firstaid_chat.safety.detect import assess  # noqa: E402
-from firstaid_chat.safety.retrieval import topic_query  # noqa: E402
+from firstaid_chat.safety.retrieval import find_topic  # noqa: E402
 
 SPLITS = ROOT / "tests" / "data" / "safety"
 LANGUAGES = ("en", "es", "fr", "de", "pt", "hi", "hi-Latn", "ar", "zh")
@@ -124,7 +124,7 @@ def evaluate(examples: list[Example], guide_topics: frozenset[str]) -> dict[str,
             if found.emergency:
                 figures.misses.append(f"alarm   {example.id} {list(found.signals)}: {example.text}")
         if example.topics:
-            match = index.best(topic_query(example.text, found))
+            match = find_topic(example.text, found, index)
             slug = match.topic.slug if match else "none"
             right = slug in example.topics
             figures.with_topics += 1

@@ -47,17 +47,17 @@ class OfflineModel:
         from ..offline.retrieval import default_index
         from ..safety.detect import assess
         from ..safety.lead import text
-        from ..safety.retrieval import topic_query
+        from ..safety.retrieval import find_topic
 
         assessment = assess(message)
         language = assessment.language
-        match = default_index().best(topic_query(message, assessment))
+        match = find_topic(message, assessment, default_index())
         follow_up = False
         earlier = [turn.user_text for turn in history][-FOLLOW_UP_TURNS:]
         for start in range(len(earlier) - 1, -1, -1) if match is None else ():
             together = "\n".join([*earlier[start:], message])
             together_assessment = assess(together)
-            match = default_index().best(topic_query(together, together_assessment))
+            match = find_topic(together, together_assessment, default_index())
             if match is not None:
                 follow_up, language = True, together_assessment.language
                 break

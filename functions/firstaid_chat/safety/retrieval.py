@@ -14,9 +14,13 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from typing import TYPE_CHECKING
 
 from .detect import Assessment, kinds
 from .language import ENGLISH, languages, read, read_data
+
+if TYPE_CHECKING:
+    from ..offline.retrieval import Match, TopicIndex
 
 # What a message the model alone calls an emergency searches for when nothing else names its topic.
 LIKELY_TOPIC_WORDS = "when to call emergency services ambulance"
@@ -36,9 +40,20 @@ def topic_query(message: str, assessment: Assessment) -> str:
     extra = [kinds()[signal].topic_words for signal in signals]
     for code in dict.fromkeys((assessment.language, ENGLISH)):
         extra += glossary_words(message, code)
-    if assessment.likely and not any(extra):
-        extra.append(LIKELY_TOPIC_WORDS)
     return " ".join([message, *(words for words in extra if words)])
+
+
+def find_topic(message: str, assessment: Assessment, index: TopicIndex) -> Match | None:
+    """The guide topic `index` finds for `message` (its `topic_query`), or None.
+
+    When only the model called the message an emergency (`assessment.likely`)
+    and no topic is found, the general "when to call the emergency services"
+    topic answers, rather than no topic at all.
+    """
+    match = index.best(topic_query(message, assessment))
+    if match is None and assessment.likely:
+        match = index.best(LIKELY_TOPIC_WORDS)
+    return match
 
 
 def glossary_words(message: str, code: str) -> list[str]:

@@ -1,0 +1,59 @@
+"""Which guide topic a message finds through the safety package (`safety.retrieval`): the signals'
+English topic words, the glossaries, and the general emergency topic for what only the model saw."""
+
+from __future__ import annotations
+
+import pytest
+from firstaid_chat.offline.retrieval import default_index
+from firstaid_chat.safety.detect import assess
+from firstaid_chat.safety.retrieval import LIKELY_TOPIC_WORDS, find_topic
+
+
+def slug(message: str) -> str | None:
+    match = find_topic(message, assess(message), default_index())
+    return match.topic.slug if match else None
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        # Not breathing names CPR whatever else the message names (English adds no other signal words).
+        ("he had a seizure and now hes not breathing", "cpr-adult"),
+        ("after the fit hes not breathing", "cpr-adult"),
+        # Talk of suicide in words the guide's topic does not use.
+        ("im going to end it tonight", "suicidal-crisis"),
+        ("i cant go on anymore i want to end it all", "suicidal-crisis"),
+        # In other languages only the most specific kind speaks: CPR, not the recovery position.
+        ("se desmayó y no respira", "cpr-adult"),
+        ("er ist umgekippt und atmet nicht", "cpr-adult"),
+    ],
+)
+def test_the_most_urgent_signal_names_the_topic(message: str, expected: str) -> None:
+    assert slug(message) == expected
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("man at the next table in the restaurant is holding his throat and cant speak or cough", "choking-adult"),
+        ("sudden headache like being hit with a bat, worst pain ive ever had, came on in secs", "thunderclap-headache"),
+        ("waters went and i can see the head already, ambulance isnt here, what do i do", "emergency-childbirth"),
+    ],
+)
+def test_an_emergency_only_the_model_saw_keeps_the_topic_its_own_words_name(message: str, expected: str) -> None:
+    assessment = assess(message)
+    assert assessment.likely and not assessment.signals
+    assert slug(message) == expected
+
+
+def test_an_emergency_only_the_model_saw_and_no_word_names_gets_the_general_emergency_topic() -> None:
+    message = "صدري كأن عليه حجر ثقيل وعرق بارد والوجع نازل على دراعي الشمال"
+    assessment = assess(message)
+    assert assessment.likely and not assessment.signals
+    assert default_index().best(message) is None
+    general = default_index().best(LIKELY_TOPIC_WORDS)
+    assert general is not None and slug(message) == general.topic.slug == "when-to-call-emergency-services"
+
+
+def test_a_message_that_is_no_emergency_and_names_no_topic_finds_nothing() -> None:
+    assert slug("what will the weather be like tomorrow") is None
