@@ -192,12 +192,12 @@ def subset_reports(split: str, examples: list[Example], guide: frozenset[str]) -
     if split == "frozen":
         fresh = unseen(examples, load_split("dev"))
         return [report(f"frozen, only the {len(fresh)} texts not also in dev", evaluate(fresh, guide))]
-    if split in ("frozen3", "frozen4"):
+    if split in ("frozen3", "frozen4", "frozen5"):
         fresh = unseen(examples, [*load_split("dev"), *load_split("frozen"), *load_split("frozen2")])
         return [report(f"{split}, only the {len(fresh)} texts in no development split", evaluate(fresh, guide))]
     if split == "dev":
-        # dv-, dv3-, dv4-, dv5-: written blind; own-, pins-, sole-: written by us or against the patterns.
-        blind = [example for example in examples if example.id.startswith("dv")]
+        # dv-, dv3-, dv4-, dv5-, d6a-, d6b-: written blind; own-, pins-, sole-: written by us or against the patterns.
+        blind = [example for example in examples if example.id.startswith(("dv", "d6"))]
         return [report(f"dev, only the {len(blind)} messages written blind", evaluate(blind, guide))]
     return []
 

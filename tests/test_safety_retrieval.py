@@ -57,3 +57,16 @@ def test_an_emergency_only_the_model_saw_and_no_word_names_gets_the_general_emer
 
 def test_a_message_that_is_no_emergency_and_names_no_topic_finds_nothing() -> None:
     assert slug("what will the weather be like tomorrow") is None
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        # "severe" is not "severed": a bad burn is no amputation, in English or through a signal's words.
+        ("she has a severe burn", "burns-and-scalds"),
+        ("chai ka pura bhagona bachhe pe gir gaya, chest aur pet ki skin nikal gayi", "burns-and-scalds"),
+        ("his thumb was severed", "amputation"),
+    ],
+)
+def test_severe_and_severed_name_different_topics(message: str, expected: str) -> None:
+    assert slug(message) == expected

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import functools
 import re
+import tomllib
 from collections.abc import Iterable
+from pathlib import Path
 
 from .common_words import COMMON_WORDS
 
@@ -175,7 +177,7 @@ def stem(word: str) -> str:
     A deliberately small stemmer: it only has to be consistent between the
     keywords and the messages, not linguistically right.
     """
-    if len(word) <= 3 or not word.isalpha():
+    if len(word) <= 3 or not word.isalpha() or word in _kept_whole():
         return word
     if word.endswith("ies") and len(word) > 4:
         word = word[:-3] + "y"
@@ -188,6 +190,13 @@ def stem(word: str) -> str:
     if word.endswith("e") and len(word) >= 5:
         word = word[:-1]
     return word
+
+
+@functools.cache
+def _kept_whole() -> frozenset[str]:
+    """The words `stem` leaves as they are (stems.toml)."""
+    with (Path(__file__).resolve().parent / "stems.toml").open("rb") as file:
+        return frozenset(tomllib.load(file)["keep"])
 
 
 def _undouble(word: str) -> str:
