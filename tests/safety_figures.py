@@ -192,8 +192,9 @@ def subset_reports(split: str, examples: list[Example], guide: frozenset[str]) -
     if split == "frozen":
         fresh = unseen(examples, load_split("dev"))
         return [report(f"frozen, only the {len(fresh)} texts not also in dev", evaluate(fresh, guide))]
-    if split in ("frozen3", "frozen4", "frozen5"):
-        fresh = unseen(examples, [*load_split("dev"), *load_split("frozen"), *load_split("frozen2")])
+    if split in ("frozen4", "frozen5"):
+        seen = [*load_split("dev"), *load_split("frozen"), *load_split("frozen2"), *load_split("frozen3")]
+        fresh = unseen(examples, seen)
         return [report(f"{split}, only the {len(fresh)} texts in no development split", evaluate(fresh, guide))]
     if split == "dev":
         # dv-, dv3-, dv4-, dv5-, d6a-, d6b-: written blind; own-, pins-, sole-: written by us or against the patterns.
