@@ -70,3 +70,10 @@ def test_a_message_that_is_no_emergency_and_names_no_topic_finds_nothing() -> No
 )
 def test_severe_and_severed_name_different_topics(message: str, expected: str) -> None:
     assert slug(message) == expected
+
+
+def test_an_english_emergency_whose_own_words_name_no_topic_gets_its_signals_topic() -> None:
+    message = "grandad fell over in the garden and he hasnt come round"
+    assert assess(message).signals == ("unconscious",)
+    assert default_index().best(message) is None
+    assert slug(message) == "unconscious-breathing"

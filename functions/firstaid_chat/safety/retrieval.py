@@ -46,11 +46,17 @@ def topic_query(message: str, assessment: Assessment) -> str:
 def find_topic(message: str, assessment: Assessment, index: TopicIndex) -> Match | None:
     """The guide topic `index` finds for `message` (its `topic_query`), or None.
 
-    When only the model called the message an emergency (`assessment.likely`)
+    An English message whose own words find no topic is searched again with
+    its first signal's topic words. When only the model called the message an
+    emergency (`assessment.likely`)
     and no topic is found, the general "when to call the emergency services"
     topic answers, rather than no topic at all.
     """
-    match = index.best(topic_query(message, assessment))
+    query = topic_query(message, assessment)
+    match = index.best(query)
+    if match is None and assessment.signals:
+        # English in words the guide does not use ("he hasnt come round"): its signal's words decide.
+        match = index.best(" ".join([query, kinds()[assessment.signals[0]].topic_words]))
     if match is None and assessment.likely:
         match = index.best(LIKELY_TOPIC_WORDS)
     return match
