@@ -105,8 +105,6 @@ class ChatService:
     ) -> None:
         self.settings = settings
         self.store = store
-        self.model = model
-        self.fallback = fallback
         # The daily token budget, and who answers once it is spent (the offline guide).
         self.budget = budget
         self.offline = offline or fallback
@@ -144,7 +142,7 @@ class ChatService:
             self.limits.check_client(client)
             lease = self.limits.take_slot(client)
             try:
-                claim = self._claim(session, request, client)
+                claim = self._claim(session, request)
             except BaseException:
                 self.limits.give_back(client, lease)
                 raise
@@ -238,7 +236,7 @@ class ChatService:
             raise ClientMessageIdReused()
         return turn
 
-    def _claim(self, session: Session | None, request: ChatRequest, client: str) -> Claim | Turn:
+    def _claim(self, session: Session | None, request: ChatRequest) -> Claim | Turn:
         """Claim the session for this turn (creating it for a first turn), after the limits allow it.
 
         Raises ``TurnInProgress`` while another turn of the session is being answered,
