@@ -129,3 +129,11 @@ def test_a_follow_up_in_spanish_is_answered_in_spanish_through_the_earlier_messa
     reply = offline_reply("¿y ahora qué hago?", "mi hijo no respira")
     assert reply.startswith(lead_text("es", "follow_up") + "\n\n" + lead_text("es", "steps_in_english"))
     assert title(reply.split("\n\n", 2)[2]) == title(offline_reply("mi hijo no respira").split("\n\n", 1)[1])
+
+
+def test_a_follow_up_only_the_model_calls_an_emergency_keeps_the_conversations_topic() -> None:
+    message = "its been 6 minutes now and he wont stop"
+    assert offline_reply(message).startswith("**When to call emergency services**")
+    reply = offline_reply(message, "my son is having a seizure")
+    assert reply.startswith(lead_text("en", "follow_up"))
+    assert title(reply) == title(offline_reply("my son is having a seizure"))

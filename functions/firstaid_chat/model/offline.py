@@ -51,16 +51,21 @@ class OfflineModel:
 
         assessment = assess(message)
         language = assessment.language
-        match = find_topic(message, assessment, default_index())
+        index = default_index()
+        match = find_topic(message, assessment, index, general=False)
         follow_up = False
         earlier = [turn.user_text for turn in history][-FOLLOW_UP_TURNS:]
         for start in range(len(earlier) - 1, -1, -1) if match is None else ():
             together = "\n".join([*earlier[start:], message])
             together_assessment = assess(together)
-            match = find_topic(together, together_assessment, default_index())
+            match = find_topic(together, together_assessment, index, general=False)
             if match is not None:
                 follow_up, language = True, together_assessment.language
                 break
+        if match is None:
+            # Nothing names a topic, in this message or with the earlier ones: the general
+            # emergency topic when the model alone calls this message an emergency.
+            match = find_topic(message, assessment, index)
         if match is None:
             return text(language, "no_match", number=self._number)
         reply = compose_reply(

@@ -43,21 +43,21 @@ def topic_query(message: str, assessment: Assessment) -> str:
     return " ".join([message, *(words for words in extra if words)])
 
 
-def find_topic(message: str, assessment: Assessment, index: TopicIndex) -> Match | None:
+def find_topic(message: str, assessment: Assessment, index: TopicIndex, *, general: bool = True) -> Match | None:
     """The guide topic `index` finds for `message` (its `topic_query`), or None.
 
     An English message whose own words find no topic is searched again with
     its first signal's topic words. When only the model called the message an
     emergency (`assessment.likely`)
     and no topic is found, the general "when to call the emergency services"
-    topic answers, rather than no topic at all.
+    topic answers, rather than no topic at all (unless `general` is False).
     """
     query = topic_query(message, assessment)
     match = index.best(query)
     if match is None and assessment.signals:
         # English in words the guide does not use ("he hasnt come round"): its signal's words decide.
         match = index.best(" ".join([query, kinds()[assessment.signals[0]].topic_words]))
-    if match is None and assessment.likely:
+    if match is None and assessment.likely and general:
         match = index.best(LIKELY_TOPIC_WORDS)
     return match
 
