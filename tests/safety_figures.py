@@ -192,9 +192,9 @@ def subset_reports(split: str, examples: list[Example], guide: frozenset[str]) -
     if split == "frozen":
         fresh = unseen(examples, load_split("dev"))
         return [report(f"frozen, only the {len(fresh)} texts not also in dev", evaluate(fresh, guide))]
-    if split in ("frozen4", "frozen5"):
-        seen = [*load_split("dev"), *load_split("frozen"), *load_split("frozen2"), *load_split("frozen3")]
-        fresh = unseen(examples, seen)
+    if split == "frozen5":
+        seen = [load_split(name) for name in ("dev", "frozen", "frozen2", "frozen3", "frozen4")]
+        fresh = unseen(examples, [example for split_examples in seen for example in split_examples])
         return [report(f"{split}, only the {len(fresh)} texts in no development split", evaluate(fresh, guide))]
     if split == "dev":
         # dv-, dv3-, dv4-, dv5-, d6a-, d6b-, d7a-, d7b-: written blind;
