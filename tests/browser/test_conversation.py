@@ -10,7 +10,7 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Route, expect
 
 from scripts.build_guide import build_guide
 from tests.browser.conftest import STATIC_SITE, ChatPage, Stack, _new_chat_page
@@ -268,3 +268,31 @@ def plain(markdown: str) -> str:
     lines = [re.sub(r"^\s*(?:\d+[.)]|[-*])\s+", "", line) for line in markdown.splitlines()]
     text = re.sub(r"\*\*|(?<!\w)_|_(?!\w)", "", " ".join(lines))
     return " ".join(text.split())
+
+
+def test_the_final_reply_replaces_what_the_stream_showed(chat: ChatPage, fake_gemini: FakeGemini) -> None:
+    """The `done` event's reply is what stays on screen, whatever the deltas carried on the way.
+
+    The real server's deltas always add up to its final reply, so the browser's own network
+    layer rewrites them between the real server and the page: every delta's text becomes
+    "garbled ", and the final event is left as the server sent it.
+    """
+    fake_gemini.enqueue(Behaviour(chunks=["Cool the burn ", "under cool running water."]))
+    seen: list[str] = []
+
+    def rewrite(route: Route) -> None:
+        response = route.fetch()
+        body = response.text()
+        seen.append(body)
+        garbled = re.sub(r'(event: delta\ndata: )\{.*?\}\n', r'\1{"text": "garbled "}\n', body)
+        assert garbled != body
+        route.fulfill(response=response, body=garbled)
+
+    chat.page.route(re.compile(r".*/v1/chat$"), rewrite)
+    chat.open()
+    chat.send("How do I treat a burn?")
+    reply = chat.page.locator("#messages .message-model").last
+    expect(reply).not_to_have_attribute("aria-busy", "true")
+    done = json.loads(seen[0].split("event: done\ndata: ", 1)[1].split("\n", 1)[0])
+    assert done["reply"] == "Cool the burn under cool running water."
+    expect(reply.locator(".content")).to_have_text(done["reply"])
