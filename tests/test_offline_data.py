@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -165,6 +166,26 @@ def test_the_packaged_word_lists_load() -> None:
     assert "newborn" in subject.INFANT_WORDS and "puppy" in subject.PET_WORDS
     assert text.WORD_FORMS["didnt"] == "not"
     assert {"firstaid_chat/offline/common_words.txt", "firstaid_chat/offline/word_forms.toml"} <= set(data_files())
+
+
+@pytest.mark.parametrize("name", ["common_words.txt", "stopwords.txt", "subject.toml", "word_forms.toml"])
+def test_importing_the_matcher_without_a_word_list_fails_naming_it(tmp_path: Path, name: str) -> None:
+    """A copy of the package with one list deleted: the import itself fails, and says which file."""
+    package = tmp_path / "firstaid_chat"
+    package.mkdir()
+    shutil.copy(OFFLINE_DIR.parent / "__init__.py", package / "__init__.py")
+    shutil.copytree(OFFLINE_DIR, package / "offline", ignore=shutil.ignore_patterns("__pycache__"))
+    (package / "offline" / name).unlink()
+    result = subprocess.run(
+        [sys.executable, "-c", "import firstaid_chat.offline.retrieval"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert f"ValueError: {package / 'offline' / name}: cannot be read" in result.stderr
 
 
 def test_every_data_file_of_the_guide_is_uploaded_with_the_function(tmp_path: Path) -> None:
