@@ -7,7 +7,10 @@ or honestly told that only first aid is available. Emergency detection and
 the texts that lead a reply live in the `safety` package, which every turn
 uses in both modes.
 
-Nothing is loaded at import time; `retrieval.default_index()` builds the index
-over the packaged topics on first use and keeps it for the life of the instance.
+Importing the package loads nothing. The word lists the matching uses are data
+files here (common_words.txt, stopwords.txt, subject.toml, word_forms.toml),
+read and checked by `lexicon` when `text`, `subject` or `retrieval` is first
+imported (about 2 ms); `retrieval.default_index()` builds the index over the
+packaged topics on first use and keeps it for the life of the instance.
 The package re-exports nothing: only the instances that answer offline need it.
 """

@@ -12,6 +12,8 @@ import enum
 import re
 from collections.abc import Sequence
 
+from .lexicon import DATA_DIR, read_word_lists
+
 
 class AgeGroup(enum.Enum):
     """Which version of an age-specific first-aid procedure applies."""
@@ -21,201 +23,22 @@ class AgeGroup(enum.Enum):
     ADULT = "adult"
 
 
-INFANT_WORDS = frozenset(
-    {
-        "baby",
-        "babies",
-        "babys",
-        "infant",
-        "infants",
-        "newborn",
-        "newborns",
-        "bub",
-        "bubba",
-        "babyboy",
-        "babygirl",
-        "neonate",
-    }
+# The word lists, with why each word is there, are in subject.toml.
+_LISTS = read_word_lists(
+    DATA_DIR / "subject.toml",
+    ("infant", "child", "adult", "pets", "person_cues", "first_person", "question_verbs", "body_parts"),
 )
-CHILD_WORDS = frozenset(
-    {
-        "child",
-        "children",
-        "childs",
-        "kid",
-        "kids",
-        "kiddo",
-        "kiddie",
-        "toddler",
-        "toddlers",
-        "son",
-        "sons",
-        "daughter",
-        "daughters",
-        "boy",
-        "girl",
-        "grandson",
-        "granddaughter",
-        "grandchild",
-        "grandkid",
-        "grandkids",
-        "preschooler",
-        "schoolboy",
-        "schoolgirl",
-        "nephew",
-        "niece",
-        "youngster",
-        "stepson",
-        "stepdaughter",
-    }
-)
-ADULT_WORDS = frozenset(
-    {
-        "adult",
-        "man",
-        "woman",
-        "men",
-        "women",
-        "dad",
-        "father",
-        "mum",
-        "mom",
-        "mother",
-        "mummy",
-        "mommy",
-        "husband",
-        "wife",
-        "grandma",
-        "grandpa",
-        "grandad",
-        "granddad",
-        "grandmother",
-        "grandfather",
-        "nan",
-        "nana",
-        "gran",
-        "granny",
-        "boyfriend",
-        "girlfriend",
-        "partner",
-        "friend",
-        "colleague",
-        "coworker",
-        "teen",
-        "teenager",
-        "guy",
-        "lady",
-        "neighbour",
-        "neighbor",
-        "brother",
-        "sister",
-        "uncle",
-        "aunt",
-        "stranger",
-        "someone",
-        "somebody",
-        "person",
-        "patient",
-    }
-)
-
-PET_WORDS = frozenset(
-    {
-        "dog",
-        "dogs",
-        "puppy",
-        "pup",
-        "cat",
-        "cats",
-        "kitten",
-        "kitty",
-        "hamster",
-        "rabbit",
-        "bunny",
-        "horse",
-        "pony",
-        "parrot",
-        "budgie",
-        "ferret",
-        "tortoise",
-        "pet",
-        "pets",
-        "gerbil",
-        "hamsters",
-        "guinea",
-        "bird",
-        "birds",
-        "hedgehog",
-        "squirrel",
-        "fox",
-        "deer",
-        "sheep",
-        "pigeon",
-        "mouse",
-        "rat",
-        "goldfish",
-        "lizard",
-    }
-)  # not "chicken" or "fish": "choking on a fish bone" is about a person
-# Words that put a person in the picture even when a pet is mentioned:
-# "my dog bit me", "I was bitten by the neighbour's dog".
-_PERSON_CUES = frozenset(
-    {
-        "me",
-        "bite",
-        "scratched",
-        "scratch",
-        "attacked",
-        "attack",
-        "mauled",
-        "oneself",
-    }
-)
+INFANT_WORDS: frozenset[str] = _LISTS["infant"]
+CHILD_WORDS: frozenset[str] = _LISTS["child"]
+ADULT_WORDS: frozenset[str] = _LISTS["adult"]
+PET_WORDS: frozenset[str] = _LISTS["pets"]
+# Words that put a person in the picture even when a pet is mentioned ("my dog bit me").
+_PERSON_CUES = _LISTS["person_cues"]
 # "I" as the one hurt ("I tripped over the cat"), not as the one asking ("what do I do").
-_FIRST_PERSON = frozenset({"i", "im", "ive", "id"})
-_QUESTION_VERBS = frozenset({"do", "should", "can", "could", "shall", "would", "will", "did", "am"})
+_FIRST_PERSON = _LISTS["first_person"]
+_QUESTION_VERBS = _LISTS["question_verbs"]
 # "my wrist", "my head": the writer is the one hurt, whatever animal is involved.
-_BODY_PARTS = frozenset(
-    {
-        "head",
-        "face",
-        "eye",
-        "eyes",
-        "ear",
-        "ears",
-        "nose",
-        "mouth",
-        "lip",
-        "lips",
-        "tooth",
-        "teeth",
-        "tongue",
-        "throat",
-        "neck",
-        "chest",
-        "back",
-        "shoulder",
-        "arm",
-        "arms",
-        "elbow",
-        "wrist",
-        "hand",
-        "hands",
-        "finger",
-        "fingers",
-        "thumb",
-        "hip",
-        "leg",
-        "legs",
-        "knee",
-        "ankle",
-        "foot",
-        "feet",
-        "toe",
-        "toes",
-        "skin",
-    }
-)
+_BODY_PARTS = _LISTS["body_parts"]
 
 # An age counts when it is said as an age ("7 month old", "my 4yo", "aged 3"),
 # not as a duration ("coughing for 3 months").

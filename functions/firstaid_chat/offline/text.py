@@ -14,48 +14,14 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .common_words import COMMON_WORDS
+from .lexicon import DATA_DIR, read_rewrites
 
-# Word sequences rewritten to one canonical form before anything else, so
-# "epi pen", "epi-pen" and "epipen" all reach the scorer as the same word.
-# Kept as word tuples rather than regular expressions: one dictionary lookup
-# per word keeps normalising a message in the microseconds.
-_PHRASE_RULES: dict[tuple[str, ...], str] = {
-    ("can", "not"): "cant",
-    # "a bit dizzy" must not read as "bite".
-    **dict.fromkeys(
-        (("a", "bit"), ("a", "bit", "of"), ("a", "little", "bit"), ("a", "little", "bit", "of")),
-        "",
-    ),
-    ("epi", "pen"): "epipen",
-    ("auto", "injector"): "autoinjector",
-    # Split, so that "nose ... bleeding" and "nosebleed" meet in the middle.
-    ("nosebleed",): "nose bleed",
-    ("nosebleeds",): "nose bleeds",
-    **dict.fromkeys(
-        (
-            ("heart", "breaks"),
-            ("heart", "break"),
-            ("heart", "broken"),
-            ("heart", "is", "broken"),
-            ("broken", "heart"),
-            ("broken", "hearted"),
-            ("heartbroken",),
-            ("brokenhearted",),
-        ),
-        "heartbreak",
-    ),
-    **dict.fromkeys((("heat", "stroke"), ("sun", "stroke"), ("sunstroke",), ("heat", "strokes")), "heatstroke"),
-    ("jelly", "fish"): "jellyfish",
-    ("frost", "bite"): "frostbite",
-    ("snake", "bite"): "snakebite",
-    **dict.fromkeys((("self", "harm"), ("self", "harming"), ("selfharming",)), "selfharm"),
-    **dict.fromkeys((("throw", "up"), ("threw", "up"), ("throwing", "up"), ("thrown", "up")), "vomit"),
-    # "broke out in hives" is a rash, not a fracture.
-    **dict.fromkeys((("broke", "out"), ("break", "out"), ("breaking", "out"), ("broken", "out")), "breakout"),
-    ("c", "p", "r"): "cpr",
-    ("over", "dose"): "overdose",
-    **dict.fromkeys((("od", "d"), ("o", "d")), "od"),
-}
+# Word sequences rewritten to one canonical form before anything else ("epi pen"
+# -> "epipen"), and single-word variants mapped to one form (negations read as
+# "not", irregular verbs, synonyms): word_forms.toml, with why each is there.
+_REWRITES = read_rewrites(DATA_DIR / "word_forms.toml")
+_PHRASE_RULES: dict[tuple[str, ...], str] = _REWRITES.phrases
+WORD_FORMS: dict[str, str] = _REWRITES.words
 
 
 def _by_first_word(phrases: Iterable[tuple[str, ...]]) -> dict[str, tuple[tuple[str, ...], ...]]:
@@ -68,80 +34,6 @@ def _by_first_word(phrases: Iterable[tuple[str, ...]]) -> dict[str, tuple[tuple[
 
 _PHRASE_STARTS = _by_first_word(_PHRASE_RULES)
 
-
-# Single-word variants mapped to one form: negations (so "isn't", "wont" and
-# "no" all read as "not"), irregular verbs the suffix stripper can't reach,
-# and everyday synonyms.
-WORD_FORMS: dict[str, str] = {
-    **dict.fromkeys(
-        (
-            "isnt",
-            "wasnt",
-            "arent",
-            "werent",
-            "doesnt",
-            "didnt",
-            "dont",
-            "wont",
-            "aint",
-            "hasnt",
-            "havent",
-            "hadnt",
-            "no",
-            "nope",
-            "never",
-            "not",
-            "stopped",
-        ),  # "stopped breathing" is "not breathing"
-        "not",
-    ),
-    **dict.fromkeys(("cannot", "couldnt", "unable", "cnt", "carnt"), "cant"),
-    **dict.fromkeys(("bit", "bitten", "biting", "bites"), "bite"),
-    **dict.fromkeys(("stung", "stinging"), "sting"),
-    **dict.fromkeys(("broke", "broken"), "break"),
-    **dict.fromkeys(("fell", "fallen"), "fall"),
-    **dict.fromkeys(("froze", "frozen"), "freeze"),
-    **dict.fromkeys(("ate", "eaten"), "eat"),
-    **dict.fromkeys(("took", "taken"), "take"),
-    **dict.fromkeys(("drank", "drunk"), "drink"),
-    **dict.fromkeys(("seizing", "seized", "seizuring"), "seizure"),
-    **dict.fromkeys(("convulsing", "convulsions", "convulsed", "convulse"), "convulsion"),
-    **dict.fromkeys(("electrocution", "electrocute", "electrocuting"), "electrocuted"),
-    **dict.fromkeys(("diabetes", "diabetics"), "diabetic"),
-    **dict.fromkeys(
-        ("vomiting", "vomited", "vommit", "vomitting", "vommiting", "puke", "puking", "puked", "vomits"),
-        "vomit",
-    ),
-    **dict.fromkeys(("tummy", "belly"), "stomach"),
-    **dict.fromkeys(
-        (
-            "pills",
-            "tablet",
-            "tablets",
-            "tabs",
-            "meds",
-            "medication",
-            "medications",
-            "medicine",
-            "medicines",
-            "capsules",
-            "capsule",
-        ),
-        "pill",
-    ),
-    **dict.fromkeys(("defib", "defibrillator", "defibrilator"), "aed"),
-    **dict.fromkeys(("went", "gone", "goes"), "go"),
-    **dict.fromkeys(
-        ("myself", "himself", "herself", "themselves", "themself", "yourself", "ourselves"),
-        "oneself",
-    ),
-    "bled": "bleed",
-    "burnt": "burn",
-    "swollen": "swell",
-    "breathin": "breathing",
-    "chokin": "choking",
-    "bleedin": "bleeding",
-}
 
 _APOSTROPHES = re.compile(r"[\u2018\u2019\u02bc`´']")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
@@ -235,7 +127,7 @@ class SpellingCorrector:
     easily confused), one edit away (two from nine letters on), and the first
     two letters must match or be swapped. Common English words that happen to
     be that close to the vocabulary ("bread" to "break", "concussion" to
-    "convulsion") are never corrected; see common_words.py. Results are cached:
+    "convulsion") are never corrected; see common_words.txt. Results are cached:
     the vocabulary is fixed for the corrector's life.
     """
 
