@@ -197,9 +197,9 @@ def subset_reports(split: str, examples: list[Example], guide: frozenset[str]) -
         fresh = unseen(examples, [example for split_examples in seen for example in split_examples])
         return [report(f"{split}, only the {len(fresh)} texts in no development split", evaluate(fresh, guide))]
     if split == "dev":
-        # dv-, dv3-, dv4-, dv5-, d6a-, d6b-, d7a-, d7b-: written blind;
+        # dv-, dv3-, dv4-, dv5-, d6a- to d8b-: written blind;
         # own-, pins-, sole-: written by us or against the patterns.
-        blind = [example for example in examples if example.id.startswith(("dv", "d6", "d7"))]
+        blind = [example for example in examples if example.id.startswith(("dv", "d6", "d7", "d8"))]
         return [report(f"dev, only the {len(blind)} messages written blind", evaluate(blind, guide))]
     return []
 
