@@ -18,8 +18,11 @@ saw neither the rules nor the other splits, except dev/own-*.jsonl):
   0.966 / 3.0% before it too was retired into development, once frozen5/
   was written; its floors are a regression guard.
 - frozen5/: written blind beside a sixth development set (dev/blind6-*), in
-  two halves by two writers; scored once at the end of the development that
-  set paid for. Never tuned or trained on.
+  two halves by two writers, before any of the development since; scored
+  once at its end: recall 0.987 (each language 0.935 or more), false alarms
+  1.0% (2 of 192). The detector before that development scored 0.990 / 2.1%
+  on it, so this split is easier than frozen3/ and frozen4/ were. Never tuned
+  or trained on; the issue bounds are asserted on it.
   scripts/train_detector.py leaves out any text a held-out split shares with a
   development split. The floors stop later work from silently making held-out
   behaviour worse.
@@ -81,6 +84,11 @@ def frozen2() -> dict[str, Figures]:
 
 
 @pytest.fixture(scope="module")
+def frozen5() -> dict[str, Figures]:
+    return figures_of("frozen5")
+
+
+@pytest.fixture(scope="module")
 def frozen3() -> dict[str, Figures]:
     return figures_of("frozen3")
 
@@ -90,7 +98,7 @@ def frozen4() -> dict[str, Figures]:
     return figures_of("frozen4")
 
 
-@pytest.mark.parametrize("split", ["dev", "frozen", "frozen2", "frozen3", "frozen4"])
+@pytest.mark.parametrize("split", ["dev", "frozen", "frozen2", "frozen3", "frozen4", "frozen5"])
 def test_each_split_covers_every_language_with_threats_and_quiet_messages(split: str) -> None:
     examples = load_split(split)
     assert len(examples) >= 300
@@ -107,6 +115,21 @@ def test_no_frozen_message_was_copied_into_our_own_development_messages() -> Non
     assert unseen(own, load_split("frozen")) == own
     assert unseen(own, load_split("frozen3")) == own
     assert unseen(own, load_split("frozen4")) == own
+    # Three short texts of frozen5 ("mein akku ist tot") coincide with own messages written
+    # before it existed; none written since (own15-, own16-) is in it.
+    since = [example for example in own if example.id.startswith(("own15", "own16"))]
+    assert since and unseen(since, load_split("frozen5")) == since
+    assert len(own) - len(unseen(own, load_split("frozen5"))) == 3
+
+
+@pytest.mark.parametrize("code", LANGUAGES)
+def test_held_out_life_threat_recall_meets_the_issue_bound(frozen5: dict[str, Figures], code: str) -> None:
+    assert frozen5[code].recall >= RECALL_BOUND[code], f"{code}: held-out recall under its bound"
+
+
+def test_held_out_false_alarms_meet_the_issue_bound(frozen5: dict[str, Figures]) -> None:
+    # Pooled, as the bound is stated: one false alarm in a language's 19 or 20 quiet messages is 5%.
+    assert frozen5["all"].false_alarm_rate <= FALSE_ALARM_BOUND, "held-out false alarms over 3%"
 
 
 def test_development_figures_are_printed(dev: dict[str, Figures]) -> None:
