@@ -14,7 +14,7 @@ from types import ModuleType
 
 import pytest
 from firstaid_chat.safety import classifier
-from firstaid_chat.safety.detect import assess
+from firstaid_chat.safety.detect import Assessment, assess
 
 from tests.safety_figures import load_split
 
@@ -88,9 +88,10 @@ def test_n_grams_are_those_of_each_padded_word() -> None:
 def test_the_model_alone_calls_a_confident_unframed_message_an_emergency_and_not_a_framed_one() -> None:
     alone = assess("他还有呼吸吗")
     assert alone.signals == () and alone.likely and alone.emergency
-    assert classifier.probability("what are the signs of someone not breathing") < classifier.model().threshold or not (
-        assess("what are the signs of someone not breathing").emergency
-    )
+    # The model alone would call this one (a remote past event frames it): the framing wins.
+    framed = "he went blue and floppy 3 years ago"
+    assert classifier.probability(framed) >= classifier.model().threshold
+    assert assess(framed) == Assessment(language="en", signals=(), likely=False)
 
 
 def test_the_model_vetoes_an_unlikely_match_but_never_talk_of_suicide(monkeypatch: pytest.MonkeyPatch) -> None:
