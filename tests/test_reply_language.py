@@ -137,3 +137,20 @@ def test_a_follow_up_only_the_model_calls_an_emergency_keeps_the_conversations_t
     reply = offline_reply(message, "my son is having a seizure")
     assert reply.startswith(lead_text("en", "follow_up"))
     assert title(reply) == title(offline_reply("my son is having a seizure"))
+
+
+@pytest.mark.parametrize(
+    ("message", "code"),
+    [("thanks", "en"), ("ok thank you so much", "en"), ("muchas gracias", "es"), ("merci beaucoup", "fr"),
+     ("danke", "de"), ("obrigado", "pt"), ("धन्यवाद", "hi"), ("shukriya", "hi-Latn"), ("شكرا", "ar"), ("谢谢", "zh")],
+)
+def test_thanks_after_an_emergency_gets_a_short_reply_not_the_guide_again(message: str, code: str) -> None:
+    reply = offline_reply(message, "my dad collapsed and isnt breathing")
+    assert reply == lead_text(code, "closing_reply", number="112")
+    assert "112" in reply
+
+
+def test_thanks_followed_by_a_new_problem_is_answered_as_the_problem() -> None:
+    reply = offline_reply("thanks, but now hes not breathing again", "my dad collapsed")
+    assert reply != lead_text("en", "closing_reply", number="112")
+    assert "CPR" in title(reply)

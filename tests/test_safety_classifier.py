@@ -117,3 +117,10 @@ def test_a_malformed_model_file_is_refused(tmp_path: Path, monkeypatch: pytest.M
             classifier.model()
     finally:
         classifier.model.cache_clear()
+
+
+def test_the_model_alone_never_calls_a_one_word_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(classifier, "probability", lambda _: 0.99)
+    for one_word in ("no", "नहीं", "救命", "ok"):
+        assert assess(one_word) == Assessment(language=assess(one_word).language, signals=(), likely=False)
+    assert assess("他还有呼吸吗").likely and assess("no way").likely

@@ -10,7 +10,7 @@ from firstaid_chat.safety import detect, lead
 from firstaid_chat.safety.language import LANG_DIR, language_codes, languages
 
 LANGUAGES = ("ar", "de", "en", "es", "fr", "hi", "hi-Latn", "pt", "zh")
-FILES = ("emergency.toml", "glossary.toml", "language.toml", "lead.toml")
+FILES = ("chat.toml", "emergency.toml", "glossary.toml", "language.toml", "lead.toml")
 
 
 def load(code: str, name: str) -> dict[str, object]:

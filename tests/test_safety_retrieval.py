@@ -77,3 +77,34 @@ def test_an_english_emergency_whose_own_words_name_no_topic_gets_its_signals_top
     assert assess(message).signals == ("unconscious",)
     assert default_index().best(message) is None
     assert slug(message) == "unconscious-breathing"
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        # A conscious choking person turning blue or unable to breathe: back blows, not CPR.
+        ("ele tá engasgado não consegue respirar", "choking-adult"),
+        ("bacche ke gale mein kuch atak gaya hai saans nahi aa rahi", "choking-child"),
+        ("mon bébé s'étouffe il devient bleu", "choking-infant"),
+        # Unresponsive as well: CPR.
+        ("he collapsed after choking and isnt breathing", "cpr-adult"),
+    ],
+)
+def test_choking_comes_before_cpr_unless_the_person_is_unresponsive(message: str, expected: str) -> None:
+    assert slug(message) == expected
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        # Its own words name a milder topic; the life threat's topic wins.
+        ("my son cut his hand badly with a knife lots of blood", "severe-bleeding"),
+        # The first kind found has no topic words ("other"): the next one speaks.
+        ("我妈妈突然晕倒了叫不醒", "unconscious-breathing"),
+        # An overdose with other signs is the overdose topic.
+        ("my friend took like 30 pills and wont wake up", "overdose"),
+    ],
+)
+def test_a_life_threat_gets_a_life_threatening_topic(message: str, expected: str) -> None:
+    assert assess(message).emergency
+    assert slug(message) == expected

@@ -46,7 +46,7 @@ class OfflineModel:
         from ..offline.compose import compose_reply
         from ..offline.retrieval import default_index
         from ..safety.detect import assess
-        from ..safety.lead import text
+        from ..safety.lead import closing_language, text
         from ..safety.retrieval import find_topic
 
         assessment = assess(message)
@@ -55,6 +55,10 @@ class OfflineModel:
         match = find_topic(message, assessment, index, general=False)
         follow_up = False
         earlier = [turn.user_text for turn in history][-FOLLOW_UP_TURNS:]
+        closing = closing_language(message, language) if match is None and earlier else None
+        if closing is not None:
+            # "thanks" after an emergency: a short reply, not the steps again.
+            return text(closing, "closing_reply", number=self._number)
         for start in range(len(earlier) - 1, -1, -1) if match is None else ():
             together = "\n".join([*earlier[start:], message])
             together_assessment = assess(together)

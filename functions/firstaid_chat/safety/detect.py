@@ -157,7 +157,13 @@ def assess(message: str) -> Assessment:
     if chance < trained.veto_below and _every_sentence_below(message, trained.veto_below):
         every = {signal for signal in every if not kinds()[signal].vetoable}
     # A pattern switched off by its context ("not choking anymore") is not overruled.
-    likely = not every and not silenced and chance >= trained.threshold and not _framed(forms, contexts)
+    likely = (
+        not every
+        and not silenced
+        and chance >= trained.threshold
+        and _enough_to_judge(message)
+        and not _framed(forms, contexts)
+    )
     return Assessment(language, tuple(kind for kind in kinds() if kind in every), likely)
 
 
@@ -262,6 +268,18 @@ def _every_sentence_below(message: str, bound: float) -> bool:
         return True
     starts = range(0, len(words) - WINDOW + WINDOW // 2, WINDOW // 2)
     return all(classifier.probability(" ".join(words[start : start + WINDOW])) < bound for start in starts)
+
+
+def _enough_to_judge(message: str) -> bool:
+    """Whether the model may call `message` an emergency on its own: two words at least.
+
+    One word ("no", "नहीं") says too little for n-grams; the patterns still
+    catch one-word emergencies ("drowning", "overdose"). Chinese is written
+    without spaces: there, three characters or more.
+    """
+    if len(message.split()) >= 2:
+        return True
+    return sum("\u3400" <= char <= "\u9fff" for char in message) >= 3
 
 
 def _framed(forms: list[str], contexts: list[_Compiled]) -> bool:

@@ -11,7 +11,7 @@ import functools
 import re
 
 from .detect import Assessment
-from .language import ENGLISH, language_codes, read_data
+from .language import ENGLISH, language_codes, read, read_data
 
 LEAD_KEYS = (
     "emergency",  # the line before any reply to a message that signals a life threat
@@ -26,6 +26,7 @@ LEAD_KEYS = (
     "withheld_note",  # the note after part of a reply when a filter withheld the rest
     "cut_short_note",  # the note after a reply that reached the output token limit
     "follow_up",  # the note before guide steps found through the person's earlier message
+    "closing_reply",  # the offline reply to a message that only closes a conversation ("thanks")
 )
 _PLACEHOLDER = re.compile(r"\{(number|crisis_line|poison_centre)\}")
 
@@ -76,6 +77,31 @@ def emergency_lead(
     if kind == "poisoning" and poison_centre:
         lines.append(text(code, "poison_centre", poison_centre=poison_centre))
     return " ".join(lines) + "\n\n"
+
+
+def closing_language(message: str, code: str) -> str | None:
+    """The language in which `message` only closes a conversation ("thanks", "ok"), or None.
+
+    Whole-message patterns of `lang/<code>/chat.toml`, tried in `code` (the
+    identified language) first, then in every other language: a one-word
+    "danke" or "obrigado" has no stop word to identify it by.
+    """
+    for candidate in dict.fromkeys((code if code in language_codes() else ENGLISH, *language_codes())):
+        pattern = _closings(candidate)
+        if any(pattern.fullmatch(form.strip()) for form in read(message, candidate).forms):
+            return candidate
+    return None
+
+
+@functools.cache
+def _closings(code: str) -> re.Pattern[str]:
+    patterns = read_data(code, "chat").get("closings")
+    if not isinstance(patterns, list) or not patterns or not all(isinstance(item, str) for item in patterns):
+        raise ValueError(f"lang/{code}/chat.toml: closings must be a non-empty list of patterns")
+    try:
+        return re.compile("|".join(f"(?:{item})" for item in patterns))
+    except re.error as error:
+        raise ValueError(f"lang/{code}/chat.toml: {error}") from error
 
 
 def emergency_preamble(number: str) -> str:

@@ -32,31 +32,50 @@ def topic_query(message: str, assessment: Assessment) -> str:
     # signals' words to it would only blur which topic it names.
     # Only the most specific kind found speaks: "collapsed and not breathing"
     # is CPR, not the recovery position.
-    # Two exceptions: not breathing (CPR comes first whatever else the message
-    # names, "after the fit") and talk of suicide (said in words the guide's
-    # topic does not use, "end it tonight").
-    first = assessment.signals[:1]
-    signals = first if assessment.language != ENGLISH or first in (("not_breathing",), ("self_harm",)) else ()
+    # Exceptions: not breathing (CPR comes first whatever else the message
+    # names, "after the fit"), talk of suicide (said in words the guide's
+    # topic does not use, "end it tonight") and an overdose ("took 30 pills
+    # and wont wake up" is the overdose topic).
+    first = _speaking_signal(assessment.signals)
+    english_exception = first in ("not_breathing", "self_harm", "overdose")
+    signals = [first] if first and (assessment.language != ENGLISH or english_exception) else []
     extra = [kinds()[signal].topic_words for signal in signals]
     for code in dict.fromkeys((assessment.language, ENGLISH)):
         extra += glossary_words(message, code)
     return " ".join([message, *(words for words in extra if words)])
 
 
+def _speaking_signal(signals: tuple[str, ...]) -> str | None:
+    """The kind whose topic words a search gets: the first found that has any.
+
+    Choking comes before not breathing unless the person is also unresponsive:
+    a conscious choking person ("turning blue", "can't breathe") needs back
+    blows and abdominal thrusts, not CPR (ERC 2025 choking algorithm).
+    """
+    if "choking" in signals and not {"unconscious", "not_moving"} & set(signals):
+        return "choking"
+    return next((signal for signal in signals if kinds()[signal].topic_words), None)
+
+
 def find_topic(message: str, assessment: Assessment, index: TopicIndex, *, general: bool = True) -> Match | None:
     """The guide topic `index` finds for `message` (its `topic_query`), or None.
 
-    An English message whose own words find no topic is searched again with
-    its first signal's topic words. When only the model called the message an
+    A message with a life-threat signal whose search finds no topic, or only a
+    topic that is not life-threatening, is searched again with that signal's
+    topic words, and the new topic is taken when it is life-threatening. When only the model called the message an
     emergency (`assessment.likely`)
     and no topic is found, the general "when to call the emergency services"
     topic answers, rather than no topic at all (unless `general` is False).
     """
     query = topic_query(message, assessment)
     match = index.best(query)
-    if match is None and assessment.signals:
-        # English in words the guide does not use ("he hasnt come round"): its signal's words decide.
-        match = index.best(" ".join([query, kinds()[assessment.signals[0]].topic_words]))
+    first = _speaking_signal(assessment.signals)
+    if first and (match is None or not match.topic.life_threatening):
+        # A life threat in words that name a milder topic ("cut his hand badly, lots of blood")
+        # or none ("he hasnt come round"): its signal's words decide, if they name a topic.
+        retried = index.best(" ".join([query, kinds()[first].topic_words]))
+        if retried is not None and (match is None or retried.topic.life_threatening):
+            match = retried
     if match is None and assessment.likely and general:
         match = index.best(LIKELY_TOPIC_WORDS)
     return match
