@@ -134,8 +134,9 @@ def test_the_fallback_notice_is_in_the_persons_language(gemini: FakeGemini, make
 def test_the_no_match_reply_is_in_the_persons_language(offline: Any) -> None:
     body = offline.post("/v1/chat", json={"message": "wie wird das Wetter morgen in Berlin"}).get_json()
     assert body["emergency"] is False
-    assert body["reply"].startswith("Offline kann ich nur bei Erster Hilfe helfen")
-    assert "**rufen Sie jetzt die 112 an**" in body["reply"]
+    # The number first, for someone in a hurry; then why there is no guide answer.
+    assert body["reply"].startswith("Wenn jemand schwer verletzt oder krank ist, **rufen Sie jetzt die 112 an**.")
+    assert "Offline kann ich nur bei Erster Hilfe helfen" in body["reply"]
 
 
 def test_self_harm_lead_names_the_configured_crisis_line(make_client: Any) -> None:

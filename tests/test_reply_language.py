@@ -154,3 +154,9 @@ def test_thanks_followed_by_a_new_problem_is_answered_as_the_problem() -> None:
     reply = offline_reply("thanks, but now hes not breathing again", "my dad collapsed")
     assert reply != lead_text("en", "closing_reply", number="112")
     assert "CPR" in title(reply)
+
+
+def test_the_no_match_reply_gives_the_number_first_in_every_language() -> None:
+    for code in language_codes():
+        first_paragraph = lead_text(code, "no_match", number="112").split("\n\n")[0]
+        assert "112" in first_paragraph, code

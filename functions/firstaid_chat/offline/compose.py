@@ -15,20 +15,6 @@ from .knowledge import (
 
 CONTACT_PHRASES_PATH = Path(__file__).resolve().parent / "contact_phrases.toml"
 
-# Shown when nothing matches, so the user learns what the offline mode covers.
-EXAMPLE_TOPICS = (
-    "CPR",
-    "choking",
-    "severe bleeding",
-    "burns",
-    "heart attack",
-    "stroke",
-    "severe allergic reaction",
-    "seizures",
-    "broken bones",
-    "poisoning",
-)
-
 
 def compose_reply(
     topic: Topic,
@@ -57,18 +43,6 @@ def compose_reply(
     lines += ["", f"{source}."]
     text = fill_contacts("\n".join(lines), crisis_line=crisis_line, poison_centre=poison_centre)
     return fill_emergency_number(text, emergency_number)
-
-
-def no_match_reply(emergency_number: str) -> str:
-    """The honest reply when a message matches no first-aid topic while offline."""
-    return fill_emergency_number(
-        "I can only help with first aid while I'm offline, and I couldn't match your "
-        "message to a first-aid topic.\n\n"
-        f"If someone is badly hurt or unwell, **call {EMERGENCY_NUMBER_PLACEHOLDER} now**.\n\n"
-        f"I can help with, for example: {', '.join(EXAMPLE_TOPICS)}. "
-        'Try describing what has happened in a few words, like "my dad is choking".',
-        emergency_number,
-    )
 
 
 def fill_emergency_number(text: str, emergency_number: str) -> str:
