@@ -108,3 +108,16 @@ def test_choking_comes_before_cpr_unless_the_person_is_unresponsive(message: str
 def test_a_life_threat_gets_a_life_threatening_topic(message: str, expected: str) -> None:
     assert assess(message).emergency
     assert slug(message) == expected
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["i nearly died laughing at that movie", "this traffic is giving me a heart attack", "im drowning in paperwork"],
+)
+def test_an_idiom_names_no_topic(message: str) -> None:
+    assert not assess(message).emergency
+    assert slug(message) is None
+
+
+def test_an_idiom_beside_a_real_question_leaves_the_question_its_topic() -> None:
+    assert slug("lol i nearly died laughing, but seriously how do i treat a burn") == "burns-and-scalds"

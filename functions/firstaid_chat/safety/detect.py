@@ -294,6 +294,18 @@ def _any(pattern: re.Pattern[str] | None, forms: list[str]) -> bool:
     return pattern is not None and any(pattern.search(form) for form in forms)
 
 
+def without_idioms(message: str, code: str) -> str | None:
+    """`message` as language `code` (and English) reads it, with its idioms left out, or None if it has none.
+
+    "i nearly died laughing at that movie" -> "i nearly at that movie": what
+    the detector ignores, the topic search should ignore too.
+    """
+    contexts = [_compiled(other) for other in dict.fromkeys((code, ENGLISH))]
+    form = read(message, code).forms[0]
+    blanked = _without_idioms(form, contexts)
+    return None if blanked == form else " ".join(blanked.replace("~", " ").split())
+
+
 def _without_idioms(form: str, contexts: list[_Compiled]) -> str:
     # Blanked rather than removed, so that sentence offsets stay valid.
     for compiled in contexts:

@@ -16,7 +16,7 @@ import re
 import unicodedata
 from typing import TYPE_CHECKING
 
-from .detect import Assessment, kinds
+from .detect import Assessment, kinds, without_idioms
 from .language import ENGLISH, languages, read, read_data
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ def find_topic(message: str, assessment: Assessment, index: TopicIndex, *, gener
     and no topic is found, the general "when to call the emergency services"
     topic answers, rather than no topic at all (unless `general` is False).
     """
-    query = topic_query(message, assessment)
+    query = topic_query(without_idioms(message, assessment.language) or message, assessment)
     match = index.best(query)
     first = _speaking_signal(assessment.signals)
     if first and (match is None or not match.topic.life_threatening):
