@@ -160,3 +160,19 @@ def test_the_no_match_reply_gives_the_number_first_in_every_language() -> None:
     for code in language_codes():
         first_paragraph = lead_text(code, "no_match", number="112").split("\n\n")[0]
         assert "112" in first_paragraph, code
+
+
+@pytest.mark.parametrize(
+    ("message", "earlier"),
+    [
+        ("ok he's breathing now", "my dad collapsed and isnt breathing"),
+        ("ya respira", "mi padre se desmayo y no respira"),
+        ("il respire maintenant", "mon pere est tombe et ne respire plus"),
+        ("er atmet wieder", "mein vater ist umgekippt und atmet nicht"),
+        ("他现在有呼吸了", "我爸爸晕倒了没有呼吸"),
+    ],
+)
+def test_breathing_again_after_cpr_gets_the_recovery_position_not_cpr_again(message: str, earlier: str) -> None:
+    reply = offline_reply(message, earlier)
+    body = reply if reply.startswith("**") else reply.split("\n\n**", 1)[1]
+    assert title("**" + body if not body.startswith("**") else body) in ("The recovery position", "Unconscious but breathing")
