@@ -51,7 +51,29 @@ export function currentLanguage() {
 
 /** The string for `key` with {name} placeholders filled from `values`. */
 export function t(key, values = {}) {
-  const template = strings[key] ?? fallback[key] ?? key;
+  return fill(strings[key] ?? fallback[key] ?? key, values);
+}
+
+const loaded = new Map();
+
+/**
+ * A `t` for another of the page's languages (the one a message was written in),
+ * or null when `lang` is not one of them. Resolves after that language's strings
+ * are loaded; English fills any gap.
+ */
+export async function translatorFor(lang) {
+  if (!LANGUAGES.includes(lang)) return null;
+  if (!loaded.has(lang)) loaded.set(lang, fetchStrings(lang).catch(() => ({})));
+  const other = await loaded.get(lang);
+  return (key, values = {}) => fill(other[key] ?? fallback[key] ?? key, values);
+}
+
+/** Whether `lang` is written right to left. */
+export function isRightToLeft(lang) {
+  return RIGHT_TO_LEFT.has(lang);
+}
+
+function fill(template, values) {
   return template.replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
 }
 

@@ -3,7 +3,7 @@
 // markers. Text goes in with textContent only; reply markdown goes through
 // render.js. Every text node that may hold another script gets dir="auto".
 
-import { t } from "./i18n.js";
+import { currentLanguage, isRightToLeft, t, translatorFor } from "./i18n.js";
 import { renderMarkdown } from "./render.js";
 
 const PHONE_NUMBER = /^[0-9+ ]{2,15}$/;
@@ -77,7 +77,9 @@ export function createReplyBubble(list) {
       const cpr = hooks.mentionsCpr(done.reply);
       if (done.emergency) {
         item.classList.add("message-emergency");
-        bubble.insertBefore(emergencyBanner(validNumber(done.emergency_number) || fallbackNumber, cpr), content);
+        const banner = emergencyBanner(validNumber(done.emergency_number) || fallbackNumber, cpr);
+        bubble.insertBefore(banner, content);
+        speakBannerIn(banner, done.language, validNumber(done.emergency_number) || fallbackNumber);
       }
       render(done.reply, !done.emergency && isNearBottom());
       if (done.source === "offline") info.prepend(badge(t("offline_badge"), "badge badge-offline"));
@@ -115,6 +117,20 @@ function emergencyBanner(value, cpr) {
   body.append(actions);
   banner.append(icon, body);
   return banner;
+}
+
+/**
+ * The banner in the language the person wrote in, like the reply's own lead, when that is
+ * another of the page's languages (the page itself stays in its chosen language).
+ */
+async function speakBannerIn(banner, lang, number) {
+  if (!lang || lang === currentLanguage()) return;
+  const other = await translatorFor(lang);
+  if (!other) return;
+  banner.lang = lang;
+  banner.dir = isRightToLeft(lang) ? "rtl" : "ltr";
+  banner.querySelector("strong").textContent = other("emergency_banner");
+  banner.querySelector(".emergency-call").textContent = other("call_number_now", { number });
 }
 
 /** A reply's text with a line break between paragraphs and list items, so they are read as sentences. */

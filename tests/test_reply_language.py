@@ -175,3 +175,13 @@ def test_the_no_match_reply_gives_the_number_first_in_every_language() -> None:
 def test_breathing_again_after_cpr_gets_the_recovery_position_not_cpr_again(message: str, earlier: str) -> None:
     reply = offline_reply(message, earlier)
     assert title(reply) in ("The recovery position", "Unconscious but breathing")
+
+
+def test_the_answer_names_the_language_its_lead_was_written_in(tmp_path: Path) -> None:
+    settings = Settings(rate_limit_client_per_minute=0, rate_limit_session_per_minute=0)
+    store = SQLiteStore(tmp_path / "s.sqlite3", ttl=timedelta(hours=1), tail_chars=32_000)
+    service = ChatService(settings, store, Finishing("STOP", text="Ok."))  # type: ignore[arg-type]
+    written = [("mi padre se desmayo y no respira", "es"), ("my dad collapsed", "en"), ("我爸爸晕倒了", "zh")]
+    for message, code in written:
+        done = list(service.turn(ChatRequest(message), client="c"))[-1].payload
+        assert done["language"] == code

@@ -73,7 +73,11 @@ def _utcnow() -> datetime:
 
 
 def turn_payload(session_id: str, turn: Turn, emergency_number: str, *, replayed: bool) -> dict[str, Any]:
-    """The JSON answer to a chat request (also the ``done`` event of a stream)."""
+    """The JSON answer to a chat request (also the ``done`` event of a stream).
+
+    ``language`` is the code the emergency lead and notes were written in
+    (`safety.detect.assess`), so a page can show its own emergency banner in it.
+    """
     return {
         "session_id": session_id,
         "reply": turn.reply_text,
@@ -81,6 +85,7 @@ def turn_payload(session_id: str, turn: Turn, emergency_number: str, *, replayed
         "source": turn.source,
         "emergency": turn.emergency,
         "emergency_number": emergency_number,
+        "language": assess(turn.user_text).language,
         "turn": turn.seq,
         "client_message_id": turn.client_message_id,
         "created_at": turn.created_at.isoformat(),

@@ -3,13 +3,14 @@ targets, and a CPR rhythm at 110 a minute measured on the page's own clock."""
 
 from __future__ import annotations
 
+import json
 import statistics
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import ChatPage, Stack
+from tests.browser.conftest import STATIC_SITE, ChatPage, Stack
 from tests.fakes.gemini import Behaviour, FakeGemini
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(90)]
@@ -212,3 +213,20 @@ def test_cpr_rhythm_keeps_its_rate_on_the_real_clock(chat: ChatPage) -> None:
     assert len(gaps) >= 5, seen
     rate = 60_000 / statistics.median(gaps)
     assert abs(rate - 110) <= 2, (rate, gaps)
+
+
+def test_the_banner_speaks_the_language_the_person_wrote_in(chat: ChatPage, fake_gemini: FakeGemini) -> None:
+    """The page is in English (the browser's language), the person writes in Spanish: the banner
+    above the reply is in Spanish like the reply's own lead, marked lang="es"."""
+    fake_gemini.enqueue(Behaviour(chunks=["Mantenga la calma."]))
+    chat.open()
+    chat.send("mi padre se desmayo y no respira")
+    reply = chat.page.locator("#messages .message-model").last
+    expect(reply).not_to_have_attribute("aria-busy", "true")
+    strings = json.loads((STATIC_SITE / "i18n" / "es.json").read_text(encoding="utf-8"))
+    banner = reply.locator(".emergency-banner")
+    expect(banner.locator("strong")).to_have_text(strings["emergency_banner"])
+    expect(banner.locator(".emergency-call")).to_have_text(strings["call_number_now"].replace("{number}", "112"))
+    expect(banner).to_have_attribute("lang", "es")
+    expect(reply.locator(".content")).to_contain_text("Llame al 112")
+    assert chat.page.evaluate("document.documentElement.lang") == "en"

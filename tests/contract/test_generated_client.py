@@ -99,7 +99,7 @@ def test_generated_models_accept_values_the_server_may_add_later(generated: Modu
         {
             "session_id": "A" * 32, "reply": "r", "finish_reason": "NEW_REASON", "source": "a-future-model",
             "emergency": False, "emergency_number": "112", "turn": 1, "client_message_id": None,
-            "created_at": "2026-01-01T00:00:00+00:00", "replayed": False, "a_future_field": 1,
+            "created_at": "2026-01-01T00:00:00+00:00", "language": "xx", "replayed": False, "a_future_field": 1,
         }
     )  # fmt: skip
     assert reply.source == "a-future-model"
