@@ -38,10 +38,11 @@ def test_the_json_answer_has_the_documented_fields(gemini: FakeGemini, make_clie
     body = {"message": "someone collapsed and is not breathing", "client_message_id": "m1"}
     first = client.post("/v1/chat", json=body).get_json()
     assert set(first) == {
-        "session_id", "reply", "finish_reason", "source", "emergency", "emergency_number", "turn",
+        "session_id", "reply", "finish_reason", "source", "emergency", "emergency_number", "language", "turn",
         "client_message_id", "created_at", "replayed",
     }  # fmt: skip
     assert (first["emergency"], first["emergency_number"], first["client_message_id"]) == (True, "999", "m1")
+    assert first["language"] == "en"
     lead, rest = first["reply"].split("\n\n", 1)
     assert lead.startswith("**Call 999 now**")  # the emergency lead, then the model's words
     assert rest == "Fake reply to: someone collapsed and is not breathing"
