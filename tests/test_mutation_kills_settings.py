@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from firstaid_chat.settings import DEFAULT_SYSTEM_INSTRUCTION, Settings, SettingsError, default_thinking_budget
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+# The checkout's README (the mutation work folders copy the tests a few levels below it).
+README = next(folder / "README.md" for folder in Path(__file__).resolve().parents if (folder / "README.md").is_file())
 
 # What an unset variable gives, as the README's Configuration table documents it.
 DOCUMENTED_DEFAULTS: dict[str, tuple[str, Any]] = {
@@ -343,6 +344,12 @@ def test_a_key_secret_must_name_a_secret_version(value: str) -> None:
 def test_allowed_origins_are_trimmed_and_blank_entries_dropped() -> None:
     settings = Settings.from_env({"ALLOWED_ORIGINS": ", https://a.example:8443/ ,,http://b.example , "})
     assert settings.allowed_origins == ("https://a.example:8443", "http://b.example")
+
+
+def test_an_allowed_origin_written_with_capitals_matches_what_browsers_send() -> None:
+    """Browsers send an Origin's scheme and host in lower case (RFC 6454); the list is compared as sent."""
+    settings = Settings.from_env({"ALLOWED_ORIGINS": "HTTPS://Chat.Example.ORG/,https://BOX"})
+    assert settings.allowed_origins == ("https://chat.example.org", "https://box")
 
 
 @pytest.mark.parametrize(
