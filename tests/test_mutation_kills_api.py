@@ -22,7 +22,7 @@ from firstaid_chat.settings import Settings
 from werkzeug.exceptions import default_exceptions
 from werkzeug.test import EnvironBuilder
 
-from tests.fakes.gemini import FakeGemini
+from tests.fakes.gemini import Behaviour, FakeGemini
 
 PAGE = "https://chat.example.org"
 TRACE = "105445aa7843bc8bf206b12000100000"
@@ -104,6 +104,7 @@ def test_a_reply_streams_only_when_the_client_prefers_server_sent_events(
         ("fe80::1%eth0", "fe80::/64"),
         ("::ffff:192.0.2.7", "192.0.2.7"),
         ("x" * 70, "x" * 64),
+        ("X192.0.2.7", "X192.0.2.7"),  # not an address, though it holds one: counted as the text it is
     ],
 )
 def test_a_client_is_its_address_its_slash_64_or_at_most_64_characters(address: str, key: str) -> None:
@@ -390,3 +391,46 @@ def test_a_turn_that_fails_once_the_client_has_left_is_one_log_line_in_the_reque
     assert {name: lines[0].get(name) for name in line} == line
     assert lines[0]["request_id"] == headers["X-Request-Id"]
     assert "internal detail" not in json.dumps(lines)
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "shared"),
+    [
+        ({"X-Forwarded-For": "198.51.100.1,203.0.113.9"}, {"X-Forwarded-For": "198.51.100.2,203.0.113.9"}, True),
+        ({"REMOTE_ADDR": "192.0.2.1"}, {"REMOTE_ADDR": "192.0.2.2"}, False),
+        ({"REMOTE_ADDR": "192.0.2.1", "X-Forwarded-For": "203.0.113.9"}, {"REMOTE_ADDR": "192.0.2.1"}, False),
+    ],
+)
+def test_a_client_is_counted_by_the_address_the_front_end_saw(
+    gemini: FakeGemini, make_client: Any, first: dict[str, str], second: dict[str, str], shared: bool
+) -> None:
+    """The last X-Forwarded-For entry (Google's front end appends it), else the connection's address."""
+    client = make_client(RATE_LIMIT_CLIENT_PER_MINUTE="1")
+    statuses = []
+    for sender in (first, second):
+        headers = {name: value for name, value in sender.items() if name != "REMOTE_ADDR"}
+        address = {"REMOTE_ADDR": sender.get("REMOTE_ADDR", "127.0.0.1")}  # the test client's default
+        statuses.append(
+            client.post("/v1/chat", json={"message": "hi"}, headers=headers, environ_base=address).status_code
+        )
+    assert statuses == ([200, 429] if shared else [200, 200])
+
+
+def test_the_request_log_gives_the_latency_in_milliseconds_to_a_tenth(
+    client: Any, gemini: FakeGemini, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gemini.enqueue(Behaviour(first_delay=0.25))
+    capsys.readouterr()
+    assert client.post("/v1/chat", json={"message": "a sprained ankle"}).status_code == 200
+    lines = log_lines(capsys.readouterr().out)
+    turn = next(line for line in lines if line["message"] == "turn stored")
+    request = next(line for line in lines if line["message"] == "request")
+    assert request["latency_ms"] >= turn["latency_ms"] >= 250
+    assert request["latency_ms"] == round(request["latency_ms"], 1)
+
+
+def test_json_answers_are_utf_8_not_ascii_escapes(client: Any) -> None:
+    session_id = client.post("/v1/chat", json={"message": "Brûlure à la main"}).get_json()["session_id"]
+    response = client.get("/v1/session", headers={"X-Session-Id": session_id})
+    assert response.mimetype == "application/json"
+    assert "Brûlure à la main".encode() in response.get_data()
