@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -434,3 +435,35 @@ def test_json_answers_are_utf_8_not_ascii_escapes(client: Any) -> None:
     response = client.get("/v1/session", headers={"X-Session-Id": session_id})
     assert response.mimetype == "application/json"
     assert "Brûlure à la main".encode() in response.get_data()
+
+
+class SlowBody(io.BytesIO):
+    """A request body that takes ``delay`` seconds to arrive, as from a slow mobile connection."""
+
+    def __init__(self, body: bytes, delay: float) -> None:
+        super().__init__(body)
+        self.delay = delay
+
+    def _wait(self) -> None:
+        time.sleep(self.delay)
+        self.delay = 0.0
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        self._wait()
+        return super().read(size)
+
+    def readinto(self, buffer: Any, /) -> int:
+        self._wait()
+        return super().readinto(buffer)
+
+
+def test_the_turns_deadline_counts_from_the_requests_arrival(gemini: FakeGemini, make_client: Any) -> None:
+    """A body that took all of REQUEST_TIMEOUT_SECONDS to arrive leaves the model no time: 504, not a late reply."""
+    client = make_client(FALLBACK="none", REQUEST_TIMEOUT_SECONDS="2", STORE_TIMEOUT_SECONDS="0.1")
+    assert client.post("/v1/chat", json={"message": "warm up"}).status_code == 200
+    body = json.dumps({"message": "a nosebleed"}).encode()
+    response = client.post(
+        "/v1/chat", input_stream=SlowBody(body, 2.0), content_length=len(body), content_type="application/json"
+    )
+    assert response.status_code == 504
+    assert response.get_json()["error"]["code"] == "model_timeout"
