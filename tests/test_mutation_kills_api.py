@@ -67,6 +67,12 @@ def test_each_request_is_logged_once_with_its_method_path_status_and_latency(
     assert 0 <= line["latency_ms"] < 60_000
 
 
+def test_a_long_path_is_logged_cut_to_200_characters(client: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert client.get("/v1/" + "a" * 300).status_code == 404
+    assert request_line(capsys)["path"] == "/v1/" + "a" * 196
+
+
 def test_a_streamed_reply_says_not_to_buffer_or_cache_and_names_its_session(client: Any) -> None:
     response = client.post("/v1/chat", json={"message": "a burn"}, headers={"Accept": "text/event-stream"})
     assert response.mimetype == "text/event-stream"
