@@ -328,7 +328,8 @@ class _Env:
         return value
 
     def origins(self, name: str, default: str) -> tuple[str, ...]:
-        origins = tuple(o.strip().rstrip("/") for o in self.text(name, default).split(",") if o.strip())
+        # Lower case, as browsers send an Origin (RFC 6454): "https://Chat.Example.org" would never match.
+        origins = tuple(o.strip().rstrip("/").lower() for o in self.text(name, default).split(",") if o.strip())
         for origin in origins:
             if origin != "*" and not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?", origin):
                 raise SettingsError(
