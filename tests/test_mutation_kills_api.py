@@ -273,8 +273,9 @@ def test_a_transcript_gives_each_turns_messages_with_their_figures(client: Any) 
     assert user == {"role": "user", "text": "a bee sting", "time": user["time"], "turn": 1}
     assert model == {
         "role": "model", "text": first["reply"], "time": user["time"], "turn": 1,
-        "source": "gemini", "emergency": False, "finish_reason": "STOP",
+        "source": "gemini", "emergency": False, "finish_reason": "STOP", "language": first["language"],
     }  # fmt: skip
+    assert first["language"] == "en"
 
 
 @pytest.mark.parametrize(

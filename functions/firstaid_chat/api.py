@@ -35,7 +35,7 @@ from .errors import (
     error_body,
 )
 from .logs import SPAN_FIELD, TRACE_FIELD, request_context
-from .service import ChatRequest, ChatService, Delta, Done, Event, Started
+from .service import ChatRequest, ChatService, Delta, Done, Event, Started, reply_language
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -358,6 +358,7 @@ def _transcript(session_id: str, turns: list[Any]) -> dict[str, Any]:
                 "source": turn.source,
                 "emergency": turn.emergency,
                 "finish_reason": turn.finish_reason,
+                "language": reply_language(turn.user_text),
             }
         )
     return {"session_id": session_id, "messages": messages}

@@ -72,6 +72,11 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def reply_language(user_text: str) -> str:
+    """The code of the language a reply to `user_text` leads in (`safety.detect.assess`), e.g. "es"."""
+    return assess(user_text).language
+
+
 def turn_payload(session_id: str, turn: Turn, emergency_number: str, *, replayed: bool) -> dict[str, Any]:
     """The JSON answer to a chat request (also the ``done`` event of a stream).
 
@@ -85,7 +90,7 @@ def turn_payload(session_id: str, turn: Turn, emergency_number: str, *, replayed
         "source": turn.source,
         "emergency": turn.emergency,
         "emergency_number": emergency_number,
-        "language": assess(turn.user_text).language,
+        "language": reply_language(turn.user_text),
         "turn": turn.seq,
         "client_message_id": turn.client_message_id,
         "created_at": turn.created_at.isoformat(),

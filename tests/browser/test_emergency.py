@@ -230,3 +230,8 @@ def test_the_banner_speaks_the_language_the_person_wrote_in(chat: ChatPage, fake
     expect(banner).to_have_attribute("lang", "es")
     expect(reply.locator(".content")).to_contain_text("Llame al 112")
     assert chat.page.evaluate("document.documentElement.lang") == "en"
+    # Reloaded from the stored conversation: the same.
+    chat.page.reload()
+    stored = chat.page.locator("#messages .message-model").last.locator(".emergency-banner")
+    expect(stored.locator("strong")).to_have_text(strings["emergency_banner"])
+    expect(stored).to_have_attribute("lang", "es")
