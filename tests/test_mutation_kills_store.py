@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from firstaid_chat.conversation import TurnDraft, new_session_id, new_turn_key, text_hash
+from firstaid_chat.errors import SessionNotFound, TurnSuperseded
 from firstaid_chat.store import record_turn
 from firstaid_chat.store.sqlite import SQLiteStore
 
@@ -268,6 +269,34 @@ def test_a_racing_retry_already_stored_is_replayed_and_its_claim_cleared(make_st
     assert session.turn_count == 2
     assert session.pending_key is None
     assert [t.user_text for t in store.list_turns(session_id, NOW)] == ["one", "two"]
+
+
+def test_a_reply_to_a_deleted_conversation_tells_the_person_it_was_not_kept(make_store: Callable[..., Any]) -> None:
+    store = make_store()
+    session_id = new_session_id()
+    turn(store, session_id, "one", NOW)
+    claim = store.claim_turn(session_id, store.load_session(session_id, NOW), new_turn_key(), NOW, NOW + HOUR)
+    assert store.delete_session(session_id, NOW) is True  # the page's Delete while the reply streams
+    with pytest.raises(SessionNotFound) as gone:
+        store.append_turn(claim, TurnDraft("two", "2", key=claim.key), NOW)
+    assert gone.value.message == "This conversation was deleted or has expired; the reply was not kept."
+    assert store.list_turns(session_id, NOW) is None
+
+
+def test_a_first_attempt_overtaken_by_its_retry_is_discarded(make_store: Callable[..., Any]) -> None:
+    store = make_store()
+    session_id = new_session_id()
+    turn(store, session_id, "one", NOW)
+    first = store.claim_turn(session_id, store.load_session(session_id, NOW), new_turn_key(), NOW, NOW + HOUR, "m-2")
+    # The client lost the stream and resent the message: its retry takes the claim over.
+    retry = store.claim_turn(session_id, store.load_session(session_id, NOW), new_turn_key(), NOW, NOW + HOUR, "m-2")
+    with pytest.raises(TurnSuperseded):
+        store.append_turn(first, TurnDraft("two", "first", "m-2", key=first.key), NOW)
+    session = store.load_session(session_id, NOW)
+    assert (session.turn_count, session.pending_key) == (1, retry.key)
+    stored = store.append_turn(retry, TurnDraft("two", "retry", "m-2", key=retry.key), NOW)
+    assert (stored.turn.seq, stored.turn.reply_text, stored.replayed) == (2, "retry", False)
+    assert [t.reply_text for t in store.list_turns(session_id, NOW)] == ["reply to one", "retry"]
 
 
 # SQLite only: the file's own properties
