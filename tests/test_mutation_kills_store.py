@@ -6,6 +6,7 @@ emulator) alike unless its name says otherwise; scripts/mutation.py lists the mu
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -123,7 +124,7 @@ def test_a_claim_records_the_turn_in_progress_until_it_lapses(make_store: Callab
         assert not session.turn_in_progress(until)
         assert session.turn_in_progress(at, "m-other")
         assert session.turn_in_progress(at, cmid) is (cmid is None)  # a retry of that message takes over
-    assert claim.session.version == loaded.version  # the claim's version is what the store holds now
+    assert claim.version == claim.session.version == loaded.version  # the state the claim wrote
 
 
 def test_a_new_conversations_claim_holds_an_empty_session(make_store: Callable[..., Any]) -> None:
@@ -139,7 +140,7 @@ def test_a_new_conversations_claim_holds_an_empty_session(make_store: Callable[.
         assert session.pending_message == text_hash("m-1")
         assert session.claims == (NOW,)
         assert session.indexed_all  # nothing stored yet, so a retry needs no lookup
-    assert claim.session.version == loaded.version
+    assert claim.version == claim.session.version == loaded.version
 
 
 def test_a_session_remembers_the_turn_starts_of_the_last_minute_only(make_store: Callable[..., Any]) -> None:
@@ -152,6 +153,25 @@ def test_a_session_remembers_the_turn_starts_of_the_last_minute_only(make_store:
     minute = NOW + timedelta(seconds=60)
     turn(store, session_id, "at 60", minute)  # the start at 0 is now a minute old
     assert store.load_session(session_id, minute).claims == (*starts[1:], minute)
+
+
+def test_a_session_keeps_at_most_a_thousand_turn_starts(make_store: Callable[..., Any]) -> None:
+    store = make_store()
+    session_id = new_session_id()
+    turn(store, session_id, "one", NOW)
+    starts = [NOW + timedelta(milliseconds=10 * i) for i in range(1000)]  # all within the last minute
+    if isinstance(store, SQLiteStore):
+        with store._write() as db:
+            db.execute(
+                "UPDATE sessions SET claims = ? WHERE id = ?", (json.dumps([s.timestamp() for s in starts]), session_id)
+            )
+    else:
+        store._sessions.document(session_id).update({"claims": starts})
+    at = NOW + timedelta(seconds=20)
+    claim = store.claim_turn(session_id, store.load_session(session_id, at), new_turn_key(), at, at + HOUR)
+    for session in (claim.session, store.load_session(session_id, at)):
+        assert len(session.claims) == 1000
+        assert (session.claims[0], session.claims[-2], session.claims[-1]) == (starts[1], starts[-1], at)
 
 
 # Releasing a claim
