@@ -99,6 +99,26 @@ def test_a_ttl_longer_than_thirty_days_is_the_max_age_too(make_store: Callable[.
     assert store.load_session(session_id, NOW + timedelta(days=40)) is None
 
 
+@pytest.mark.parametrize("kind", ["sqlite", "firestore"])
+def test_the_configured_max_age_ends_a_conversation(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    from firstaid_chat.settings import Settings
+    from firstaid_chat.store import build_store
+
+    where: dict[str, Any] = {"sqlite_path": tmp_path / "chat.sqlite3"}
+    if kind == "firestore":
+        emulator: FirestoreEmulator = request.getfixturevalue("firestore_emulator")
+        emulator.clear(PROJECT)
+        request.getfixturevalue("monkeypatch").setenv("FIRESTORE_EMULATOR_HOST", emulator.host)
+        where = {"chat_store": "firestore", "google_cloud_project": PROJECT}
+    store = build_store(Settings(session_ttl_hours=20.0, session_max_age_days=1.0, **where))
+    session_id = new_session_id()
+    turn(store, session_id, "one", NOW)
+    turn(store, session_id, "two", NOW + timedelta(hours=19))
+    assert store.load_session(session_id, NOW + timedelta(hours=24) - timedelta(seconds=1)) is not None
+    assert store.load_session(session_id, NOW + timedelta(hours=24)) is None
+    store.close()
+
+
 # Claims
 
 
@@ -352,11 +372,13 @@ def test_sqlite_a_file_of_the_first_release_is_upgraded_in_place_and_keeps_its_c
     SQLiteStore(path, ttl=HOUR, tail_chars=32_000).close()  # opening an upgraded file again changes nothing
 
 
-def test_sqlite_the_file_is_written_ahead_with_a_log(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "chat.sqlite3", ttl=HOUR, tail_chars=32_000)
+def test_sqlite_the_file_is_made_where_configured_written_ahead_with_a_log(tmp_path: Path) -> None:
+    path = tmp_path / "not" / "yet" / "chat.sqlite3"
+    store = SQLiteStore(path, ttl=HOUR, tail_chars=32_000)
     turn(store, new_session_id(), "one", NOW)
     with store._read() as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    assert (tmp_path / "chat.sqlite3-wal").exists()
+    assert path.exists()
+    assert path.with_name("chat.sqlite3-wal").exists()
     store.close()
