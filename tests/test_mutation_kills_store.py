@@ -339,6 +339,20 @@ def test_a_first_attempt_overtaken_by_its_retry_is_discarded(make_store: Callabl
     assert [t.reply_text for t in store.list_turns(session_id, NOW)] == ["reply to one", "retry"]
 
 
+# Counters
+
+
+@pytest.mark.parametrize(("after", "wait"), [(20.0, 40), (20.5, 40), (59.5, 1), (0.0, 60)])
+def test_a_limited_request_is_told_the_seconds_left_in_its_window(
+    make_store: Callable[..., Any], after: float, wait: int
+) -> None:
+    store = make_store()
+    at = NOW + timedelta(seconds=after)  # NOW starts a minute
+    assert store.hit_rate_limit("client:1", 1, 60, at) is None
+    assert store.hit_rate_limit("client:1", 1, 60, at) == wait  # rounded up, and never 0
+    assert store.hit_rate_limit("client:1", 1, 60, NOW + timedelta(seconds=60)) is None  # a new window
+
+
 # SQLite only: the file's own properties
 
 
@@ -370,6 +384,18 @@ def test_sqlite_a_file_of_the_first_release_is_upgraded_in_place_and_keeps_its_c
     assert store.load_session("s" * 32, NOW + HOUR) is None
     store.close()
     SQLiteStore(path, ttl=HOUR, tail_chars=32_000).close()  # opening an upgraded file again changes nothing
+
+
+def test_sqlite_a_budget_mark_that_cannot_be_written_is_not_the_days_first(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "chat.sqlite3", ttl=HOUR, tail_chars=32_000)
+    with store._read() as db:
+        db.execute("PRAGMA query_only = ON")  # every write now fails, as on a full disk
+    assert store.mark_budget_spent("2026-11-27", NOW) is False
+    with store._read() as db:
+        db.execute("PRAGMA query_only = OFF")
+    assert store.mark_budget_spent("2026-11-27", NOW) is True
+    assert store.mark_budget_spent("2026-11-27", NOW) is False
+    store.close()
 
 
 def test_sqlite_the_file_is_made_where_configured_written_ahead_with_a_log(tmp_path: Path) -> None:
