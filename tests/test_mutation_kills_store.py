@@ -398,6 +398,15 @@ def test_sqlite_a_budget_mark_that_cannot_be_written_is_not_the_days_first(tmp_p
     store.close()
 
 
+def test_sqlite_a_closed_store_reconnects_when_used_again(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "chat.sqlite3", ttl=HOUR, tail_chars=32_000)
+    session_id = new_session_id()
+    turn(store, session_id, "one", NOW)
+    store.close()
+    assert [t.user_text for t in store.list_turns(session_id, NOW)] == ["one"]
+    store.close()
+
+
 def test_sqlite_the_file_is_made_where_configured_written_ahead_with_a_log(tmp_path: Path) -> None:
     path = tmp_path / "not" / "yet" / "chat.sqlite3"
     store = SQLiteStore(path, ttl=HOUR, tail_chars=32_000)
