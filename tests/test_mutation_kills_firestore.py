@@ -137,8 +137,11 @@ def test_a_retried_write_that_landed_long_ago_returns_that_turn(firestore_emulat
     claim = store.claim_turn(session_id, store.load_session(session_id, NOW), new_turn_key(), NOW, NOW + HOUR)
     draft = TurnDraft("two", "2", key=claim.key)
     store.append_turn(claim, draft, NOW)
+    # The first write's response was lost: its retry finds the turn it stored, as it was stored.
+    soon = store.append_turn(claim, draft, NOW + timedelta(seconds=1))
+    assert (soon.turn.seq, soon.turn.created_at, soon.replayed) == (2, NOW, False)
     record_turn(store, session_id, TurnDraft("three", "3"), NOW)  # turn 2 leaves the inline tail
-    # The first write's response was lost: its retry finds the turn by its key in the index.
+    # Once it left the tail, a retry finds it by its key in the index.
     again = store.append_turn(claim, draft, NOW)
     assert (again.turn.seq, again.turn.user_text, again.turn.key, again.replayed) == (2, "two", claim.key, False)
     assert [t.seq for t in store.list_turns(session_id, NOW)] == [1, 2, 3]

@@ -236,6 +236,19 @@ def test_a_failed_first_turn_leaves_the_id_free_for_a_new_conversation(make_stor
     assert turn(store, session_id, "again", NOW).seq == 1
 
 
+def test_a_failed_first_turn_released_late_leaves_its_retrys_conversation(make_store: Callable[..., Any]) -> None:
+    store = make_store()
+    session_id = new_session_id()
+    lapsed = store.claim_turn(session_id, None, new_turn_key(), NOW, NOW + timedelta(seconds=30), "m-1")
+    later = NOW + timedelta(seconds=40)
+    retry = store.claim_turn(
+        session_id, store.load_session(session_id, later), new_turn_key(), later, later + HOUR, "m-1"
+    )
+    store.release_turn(lapsed, later)  # the first attempt failed, and gives up after its retry took over
+    assert store.load_session(session_id, later).pending_key == retry.key
+    assert store.append_turn(retry, TurnDraft("hi", "hello", "m-1", key=retry.key), later).turn.seq == 1
+
+
 # Storing
 
 
