@@ -52,7 +52,7 @@ def unreachable(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A store whose Firestore does not answer (nothing listens on its port)."""
     host = f"127.0.0.1:{free_port()}"
     monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", host)
-    made = firestore_store(host, timeout=0.5)
+    made = firestore_store(host, timeout=0.2)
     yield made
     made.close()
 
@@ -131,7 +131,7 @@ def test_documents_written_before_the_turn_index_read_with_their_defaults(store:
 
 def test_a_retried_write_that_landed_long_ago_returns_that_turn(firestore_emulator: FirestoreEmulator) -> None:
     firestore_emulator.clear(PROJECT)
-    store = firestore_store(firestore_emulator.host, tail_chars=10)  # the inline tail holds one turn
+    store = firestore_store(firestore_emulator.host, tail_chars=6)  # the inline tail holds one turn
     session_id = new_session_id()
     record_turn(store, session_id, TurnDraft("one", "1"), NOW, create=True)
     claim = store.claim_turn(session_id, store.load_session(session_id, NOW), new_turn_key(), NOW, NOW + HOUR)
@@ -145,6 +145,7 @@ def test_a_retried_write_that_landed_long_ago_returns_that_turn(firestore_emulat
     again = store.append_turn(claim, draft, NOW)
     assert (again.turn.seq, again.turn.user_text, again.turn.key, again.replayed) == (2, "two", claim.key, False)
     assert [t.seq for t in store.list_turns(session_id, NOW)] == [1, 2, 3]
+    assert [t.seq for t in store.load_session(session_id, NOW).recent] == [3]
     store.close()
 
 
@@ -224,6 +225,27 @@ def test_a_clients_turn_leases_are_one_document_kept_until_the_last_lapses(store
 
 
 # An unreachable Firestore
+
+
+@pytest.mark.timeout(20)  # a hang guard: each step gives up after the store's timeout (0.2 s here)
+def test_every_conversation_step_on_an_unreachable_firestore_is_store_unavailable(unreachable: Any) -> None:
+    """Releasing a claim too gives up within the store's timeout (it once retried for about 50 s)."""
+    from firstaid_chat.conversation import Claim, Session
+
+    session_id = new_session_id()
+    for step in (
+        lambda: unreachable.load_session(session_id, NOW),
+        lambda: unreachable.find_turn(session_id, "m-1", NOW),
+        lambda: unreachable.list_turns(session_id, NOW),
+        lambda: unreachable.delete_session(session_id, NOW),
+        lambda: unreachable.claim_turn(session_id, None, "k", NOW, NOW + HOUR),
+    ):
+        with pytest.raises(StoreUnavailable):
+            step()
+    claim = Claim(session_id, "k", None, Session(session_id, NOW, NOW + HOUR, 1, ()))
+    with pytest.raises(StoreUnavailable):
+        unreachable.append_turn(claim, TurnDraft("a", "b", key="k"), NOW)
+    unreachable.release_turn(claim, NOW)  # best effort: never raises
 
 
 def test_counters_on_an_unreachable_firestore_let_the_turn_through_and_say_so(

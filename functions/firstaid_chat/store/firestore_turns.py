@@ -137,9 +137,9 @@ class FirestoreTurns:
         try:
             if claim.session.turn_count == 0:
                 # A new conversation whose first turn failed: nothing of it is kept.
-                ref.delete(option=option, timeout=self._timeout)
+                ref.delete(option=option, retry=self._retry, timeout=self._timeout)
             else:
-                ref.update({"pending": firestore.DELETE_FIELD}, option=option, timeout=self._timeout)
+                ref.update({"pending": firestore.DELETE_FIELD}, option=option, retry=self._retry, timeout=self._timeout)
         except Exception:  # noqa: BLE001 - best effort: the claim lapses on its own
             log.info("turn claim not released; it lapses on its own")
 
