@@ -144,8 +144,30 @@ def test_a_retried_write_that_landed_long_ago_returns_that_turn(firestore_emulat
     # Once it left the tail, a retry finds it by its key in the index.
     again = store.append_turn(claim, draft, NOW)
     assert (again.turn.seq, again.turn.user_text, again.turn.key, again.replayed) == (2, "two", claim.key, False)
+    assert again.turn.created_at == NOW
     assert [t.seq for t in store.list_turns(session_id, NOW)] == [1, 2, 3]
     assert [t.seq for t in store.load_session(session_id, NOW).recent] == [3]
+    store.close()
+
+
+@pytest.mark.parametrize("indexed", [True, False])
+def test_a_racing_retry_of_a_message_past_the_tail_is_replayed_from_its_document(
+    firestore_emulator: FirestoreEmulator, indexed: bool
+) -> None:
+    firestore_emulator.clear(PROJECT)
+    store = firestore_store(firestore_emulator.host, tail_chars=6)  # the inline tail holds one turn
+    session_id = new_session_id()
+    record_turn(store, session_id, TurnDraft("one", "1"), NOW, create=True)
+    record_turn(store, session_id, TurnDraft("two", "2", "m-2"), NOW)
+    record_turn(store, session_id, TurnDraft("six", "6"), NOW)  # turn 2 leaves the inline tail
+    if not indexed:  # as a session written before the turn index
+        store._client.document("sessions", session_id).update({"refs": []})
+    # A retry of "two" that claimed without seeing it stored.
+    claim = store.claim_turn(session_id, store.load_session(session_id, NOW), new_turn_key(), NOW, NOW + HOUR, "m-2")
+    stored = store.append_turn(claim, TurnDraft("two", "other", "m-2", key=claim.key), NOW)
+    assert (stored.turn.seq, stored.turn.reply_text, stored.replayed) == (2, "2", True)
+    session = store.load_session(session_id, NOW)
+    assert (session.turn_count, session.pending_key) == (3, None)
     store.close()
 
 
