@@ -298,13 +298,17 @@ def test_a_late_turn_is_stored_without_clearing_the_claim_that_replaced_its_own(
     )
     later = NOW + timedelta(seconds=40)
     next_claim = store.claim_turn(
-        session_id, store.load_session(session_id, later), new_turn_key(), later, later + timedelta(seconds=30)
+        session_id, store.load_session(session_id, later), new_turn_key(), later, later + timedelta(seconds=30), "m-3"
     )
     store.append_turn(slow, TurnDraft("slow", "s", key=slow.key), later)  # its claim lapsed, nothing else changed
     session = store.load_session(session_id, later)
     assert session.turn_count == 2
     assert session.pending_key == next_claim.key  # the next turn still holds the conversation
     assert session.turn_in_progress(later)
+    # The next turn, which still holds its claim, stores after it: not taken for a superseded attempt.
+    stored = store.append_turn(next_claim, TurnDraft("next", "n", "m-3", key=next_claim.key), later)
+    assert (stored.turn.seq, stored.replayed) == (3, False)
+    assert store.load_session(session_id, later).pending_key is None
 
 
 def test_a_racing_retry_already_stored_is_replayed_and_its_claim_cleared(make_store: Callable[..., Any]) -> None:
