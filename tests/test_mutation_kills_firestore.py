@@ -171,6 +171,21 @@ def test_a_racing_retry_of_a_message_past_the_tail_is_replayed_from_its_document
     store.close()
 
 
+def test_a_claim_whose_write_landed_before_its_response_was_lost_is_this_turns_claim(store: Any) -> None:
+    session_id = new_session_id()
+    key, until = new_turn_key(), NOW + HOUR
+    first = store.claim_turn(session_id, None, key, NOW, until)
+    again = store.claim_turn(session_id, None, key, NOW, until)  # the retried create finds the document
+    assert (again.session_id, again.key, again.version) == (session_id, key, first.version)
+    store.append_turn(again, TurnDraft("one", "1", key=key), NOW)
+    loaded = store.load_session(session_id, NOW)
+    key = new_turn_key()
+    first = store.claim_turn(session_id, loaded, key, NOW, until)
+    again = store.claim_turn(session_id, loaded, key, NOW, until)  # the retried update fails its precondition
+    assert (again.session_id, again.key, again.version) == (session_id, key, first.version)
+    assert (again.session.id, again.session.pending_key, again.session.turn_count) == (session_id, key, 1)
+
+
 def test_a_claim_that_cannot_be_released_is_logged(store: Any, caplog: pytest.LogCaptureFixture) -> None:
     session_id = new_session_id()
     record_turn(store, session_id, TurnDraft("one", "1"), NOW, create=True)

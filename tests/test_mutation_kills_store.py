@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from firstaid_chat.conversation import TurnDraft, new_session_id, new_turn_key, text_hash
 from firstaid_chat.errors import SessionNotFound, TurnSuperseded
-from firstaid_chat.store import record_turn
+from firstaid_chat.store import ClaimConflict, record_turn
 from firstaid_chat.store.sqlite import SQLiteStore
 
 from tests.conftest import PROJECT
@@ -192,6 +192,23 @@ def test_a_session_keeps_at_most_a_thousand_turn_starts(make_store: Callable[...
     for session in (claim.session, store.load_session(session_id, at)):
         assert len(session.claims) == 1000
         assert (session.claims[0], session.claims[-2], session.claims[-1]) == (starts[1], starts[-1], at)
+
+
+def test_a_claim_on_a_conversation_changed_or_deleted_since_its_load_conflicts(make_store: Callable[..., Any]) -> None:
+    store = make_store()
+    session_id = new_session_id()
+    turn(store, session_id, "one", NOW)
+    stale = store.load_session(session_id, NOW)
+    turn(store, session_id, "two", NOW)  # another turn stored meanwhile
+    with pytest.raises(ClaimConflict) as changed:
+        store.claim_turn(session_id, stale, new_turn_key(), NOW, NOW + HOUR)
+    assert (changed.value.session.id, changed.value.session.turn_count) == (session_id, 2)
+    loaded = store.load_session(session_id, NOW)
+    store.delete_session(session_id, NOW)  # the page's Delete meanwhile
+    with pytest.raises(ClaimConflict) as deleted:
+        store.claim_turn(session_id, loaded, new_turn_key(), NOW, NOW + HOUR)
+    assert deleted.value.session is None
+    assert store.load_session(session_id, NOW) is None
 
 
 # Releasing a claim
