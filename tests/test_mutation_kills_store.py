@@ -203,6 +203,9 @@ def test_a_claim_on_a_conversation_changed_or_deleted_since_its_load_conflicts(m
     with pytest.raises(ClaimConflict) as changed:
         store.claim_turn(session_id, stale, new_turn_key(), NOW, NOW + HOUR)
     assert (changed.value.session.id, changed.value.session.turn_count) == (session_id, 2)
+    with pytest.raises(ClaimConflict) as taken:  # a new conversation whose id is taken
+        store.claim_turn(session_id, None, new_turn_key(), NOW, NOW + HOUR)
+    assert taken.value.session is None
     loaded = store.load_session(session_id, NOW)
     store.delete_session(session_id, NOW)  # the page's Delete meanwhile
     with pytest.raises(ClaimConflict) as deleted:
