@@ -124,6 +124,8 @@ def test_documents_written_before_the_turn_index_read_with_their_defaults(store:
     session = store.load_session(session_id, NOW)
     assert (session.refs, session.claims, session.pending_key, session.pending_until) == ((), (), None, None)
     assert not session.indexed_all  # no index: a retry looks its message up
+    claim = store.claim_turn(session_id, session, new_turn_key(), NOW, NOW + HOUR)
+    assert not claim.session.indexed_all
     for turn in (session.recent[0], store.list_turns(session_id, NOW)[0]):
         assert (turn.seq, turn.user_text, turn.client_message_id, turn.key) == (1, "old", None, "")
         assert (turn.finish_reason, turn.source, turn.emergency, turn.in_context) == ("STOP", "gemini", False, True)
