@@ -285,6 +285,8 @@ def test_every_conversation_step_on_an_unreachable_firestore_is_store_unavailabl
     with pytest.raises(StoreUnavailable):
         unreachable.append_turn(claim, TurnDraft("a", "b", key="k"), NOW)
     unreachable.release_turn(claim, NOW)  # best effort: never raises
+    first = Claim(session_id, "k", None, Session(session_id, NOW, NOW + HOUR, 0, ()))
+    unreachable.release_turn(first, NOW)  # a new conversation's first turn: its document is deleted
 
 
 def test_counters_on_an_unreachable_firestore_let_the_turn_through_and_say_so(
