@@ -198,6 +198,17 @@ def test_a_claim_that_cannot_be_released_is_logged(store: Any, caplog: pytest.Lo
     assert [r.getMessage() for r in caplog.records] == ["turn claim not released; it lapses on its own"]
 
 
+def test_a_delete_erases_every_turn_document(store: Any) -> None:
+    session_id = new_session_id()
+    record_turn(store, session_id, TurnDraft("one", "1", "m-1"), NOW, create=True)
+    record_turn(store, session_id, TurnDraft("two", "2"), NOW)
+    turns = store._client.collection("sessions", session_id, "turns")
+    assert len(list(turns.list_documents())) == 2
+    assert store.delete_session(session_id, NOW) is True
+    assert list(turns.list_documents()) == []  # nothing of the conversation is left behind
+    assert not store._client.document("sessions", session_id).get().exists
+
+
 def test_a_delete_erases_turns_in_batches_of_at_most_the_batch_size() -> None:
     from firstaid_chat.store.firestore import _chunks
 
