@@ -90,11 +90,11 @@ class FirestoreTurns:
         ends_at = self._ends_at(loaded, now)
         pending_message = text_hash(client_message_id) if client_message_id else None
         window_start = now - timedelta(seconds=CLAIMS_KEPT_SECONDS)
-        claims = [c for c in (loaded.claims if loaded else ()) if c > window_start] + [now]
+        claims = ([c for c in (loaded.claims if loaded else ()) if c > window_start] + [now])[-1000:]
         fields: dict[str, Any] = {
             "updated_at": now,
             "expires_at": min(now + self._ttl, ends_at),
-            "claims": claims[-1000:],
+            "claims": claims,
             "pending": {"key": key, "until": until, "message": pending_message},
         }
         batch = self._client.batch()
@@ -137,9 +137,9 @@ class FirestoreTurns:
         try:
             if claim.session.turn_count == 0:
                 # A new conversation whose first turn failed: nothing of it is kept.
-                ref.delete(option=option, timeout=self._timeout)
+                ref.delete(option=option, retry=self._retry, timeout=self._timeout)
             else:
-                ref.update({"pending": firestore.DELETE_FIELD}, option=option, timeout=self._timeout)
+                ref.update({"pending": firestore.DELETE_FIELD}, option=option, retry=self._retry, timeout=self._timeout)
         except Exception:  # noqa: BLE001 - best effort: the claim lapses on its own
             log.info("turn claim not released; it lapses on its own")
 
