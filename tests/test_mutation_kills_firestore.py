@@ -247,13 +247,20 @@ def test_a_rate_limit_count_is_one_document_per_key_and_window_kept_two_windows(
 def test_token_counts_are_kept_two_days_and_summed(store: Any) -> None:
     day = "2026-11-27"
     store.add_tokens(day, 5, NOW)
-    store.add_tokens(day, 0, NOW)  # nothing to count: nothing written
+    store.add_tokens(day, 0, NOW)  # nothing to count: nothing written (checked on another day below)
     store.add_tokens(day, 1, NOW)
     assert store.tokens_used(day) == 6
     assert store.tokens_used("2026-11-28") == 0
-    shards = [s.to_dict() for s in store._client.collection("token_budget", day, "token_shards").stream()]
-    assert sum(s["tokens"] for s in shards) == 6
-    assert {s["expires_at"] for s in shards} == {NOW + timedelta(days=2)}
+    shards = {s.id: s.to_dict() for s in store._client.collection("token_budget", day, "token_shards").stream()}
+    assert sum(s["tokens"] for s in shards.values()) == 6
+    assert {s["expires_at"] for s in shards.values()} == {NOW + timedelta(days=2)}
+    for _ in range(40):
+        store.add_tokens(day, 1, NOW)
+    shard_ids = {s.id for s in store._client.collection("token_budget", day, "token_shards").stream()}
+    assert shard_ids <= {str(n) for n in range(16)}  # a fixed set of shards, not one document per turn
+    assert store.tokens_used(day) == 46
+    store.add_tokens("2026-11-26", 0, NOW)
+    assert list(store._client.collection("token_budget", "2026-11-26", "token_shards").list_documents()) == []
     assert store.mark_budget_spent(day, NOW) is True
     assert store.mark_budget_spent(day, NOW + HOUR) is False
     assert document(store, "token_budget", day) == {"spent_at": NOW, "expires_at": NOW + timedelta(days=2)}
@@ -272,6 +279,30 @@ def test_a_clients_turn_leases_are_one_document_kept_until_the_last_lapses(store
     assert document(store, "client_turns", doc_id)["leases"] == {"aa01": later, "aa03": later}
     store.release_client_slot("client-a", "aa01", soon)
     assert document(store, "client_turns", doc_id)["leases"] == {"aa03": later}
+
+
+def test_a_lease_taken_between_a_clients_read_and_write_is_counted(store: Any, firestore_emulator: Any) -> None:
+    """Acquiring writes on the precondition that the leases did not change since it read them."""
+    other = firestore_store(firestore_emulator.host)  # another instance of the service
+    later = NOW + HOUR
+    try:
+        assert store.acquire_client_slot("client-a", "aa01", 2, NOW, later) is True
+        api = store._client._firestore_api
+        original = api.batch_get_documents
+
+        def read_then_let_the_other_instance_in(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            responses = list(original(*args, **kwargs))
+            api.batch_get_documents = original
+            assert other.acquire_client_slot("client-a", "aa03", 2, NOW, later) is True
+            return iter(responses)
+
+        api.batch_get_documents = read_then_let_the_other_instance_in
+        # It read one lease (a free slot), but the other instance took that slot before it wrote.
+        assert store.acquire_client_slot("client-a", "aa02", 2, NOW, later) is False
+    finally:
+        other.close()
+    doc_id = hashlib.sha256(b"client-a").hexdigest()[:32]
+    assert document(store, "client_turns", doc_id)["leases"] == {"aa01": later, "aa03": later}
 
 
 # An unreachable Firestore

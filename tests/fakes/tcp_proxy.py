@@ -1,10 +1,19 @@
-"""A TCP proxy between a client and a real server that can lose one response (Toxiproxy's model).
+"""A TCP proxy between a client and a real server that injects network faults (Toxiproxy's model).
 
-Armed with ``lose_next_response()``, it forwards the client's next request to the
-server, throws away everything the server answers, and after ``hold`` seconds cuts
-both connections: the request has landed, but the client sees a broken connection
-and retries. Used between the Firestore client and the official emulator (gRPC over
-plain HTTP/2), so a commit can succeed while its acknowledgement is lost.
+Used between the Firestore client and the official emulator (gRPC over plain HTTP/2).
+
+- ``lose_next_response()``: it forwards the client's next request to the server, throws away
+  everything the server answers, and after ``hold`` seconds cuts both connections: the request
+  has landed, but the client sees a broken connection and retries. A commit can succeed while
+  its acknowledgement is lost.
+- ``fault_after(passed, "stall")``: after ``passed`` more requests, each request is swallowed
+  and its connection goes silent but stays open: a Firestore that accepts calls and never
+  answers. Only the client's own deadline ends such a call.
+- ``fault_after(passed, "cut", times)``: after ``passed`` more requests, the next ``times``
+  requests (every one, if ``times`` is None) are not forwarded and their connection is cut: the
+  client sees a transient error (UNAVAILABLE), and a retry on a new connection may succeed.
+
+A request is one gRPC request message: a non-empty HTTP/2 DATA frame from the client.
 """
 
 from __future__ import annotations
@@ -26,22 +35,22 @@ class _FrameScanner:
         self._buffer = b""
         self._preface_checked = False
 
-    def feed(self, data: bytes) -> bool:
-        """Whether ``data`` completes at least one non-empty DATA frame (a gRPC request message)."""
+    def feed(self, data: bytes) -> int:
+        """How many non-empty DATA frames (gRPC request messages) ``data`` completes."""
         self._buffer += data
         if not self._preface_checked and len(self._buffer) >= len(PREFACE):
             if self._buffer.startswith(PREFACE):
                 self._buffer = self._buffer[len(PREFACE) :]
             self._preface_checked = True
         if not self._preface_checked:
-            return False
-        found = False
+            return 0
+        found = 0
         while len(self._buffer) >= 9:
             length = int.from_bytes(self._buffer[:3], "big")
             if len(self._buffer) < 9 + length:
                 break
             if self._buffer[3] == DATA_FRAME and length > 0:
-                found = True
+                found += 1
             self._buffer = self._buffer[9 + length :]
         return found
 
@@ -59,6 +68,10 @@ class LossyProxy:
         self._pairs: list[tuple[socket.socket, socket.socket]] = []
         self._lock = threading.Lock()
         self.lost = 0
+        self.faulted = 0
+        self._fault: str | None = None
+        self._passing = 0
+        self._faults_left: int | None = None
         self._thread = threading.Thread(target=self._accept, daemon=True)
 
     @property
@@ -72,6 +85,29 @@ class LossyProxy:
     def lose_next_response(self) -> None:
         """Let the next request through and lose its response."""
         self._armed.set()
+
+    def fault_after(self, passed: int, how: str, times: int | None = None) -> None:
+        """Let ``passed`` more requests through, then ``"stall"`` or ``"cut"`` the next ``times`` (None: all)."""
+        if how not in ("stall", "cut"):
+            raise ValueError(f"unknown fault {how!r}")
+        with self._lock:
+            self._fault, self._passing, self._faults_left = how, passed, times
+
+    def _next_fault(self, requests: int) -> str | None:
+        """The fault for a chunk holding ``requests`` request messages, if any; counts them."""
+        with self._lock:
+            if self._fault is None or requests == 0:
+                return None
+            if self._passing >= requests:
+                self._passing -= requests
+                return None
+            fault = self._fault
+            self.faulted += 1
+            if self._faults_left is not None:
+                self._faults_left -= 1
+                if self._faults_left <= 0:
+                    self._fault = None
+            return fault
 
     def stop(self) -> None:
         self._running = False
@@ -97,6 +133,7 @@ class LossyProxy:
 
     def _pump(self, client: socket.socket, server: socket.socket) -> None:
         losing_since: float | None = None
+        stalled = False
         frames = _FrameScanner()
         try:
             while self._running:
@@ -108,9 +145,18 @@ class LossyProxy:
                     data = sock.recv(65536)
                     if not data:
                         return
+                    if stalled:
+                        continue  # a silent connection: nothing goes either way until the client gives up
                     if sock is client:
+                        requests = frames.feed(data)
+                        fault = self._next_fault(requests)
+                        if fault == "cut":
+                            return
+                        if fault == "stall":
+                            stalled = True
+                            continue
                         server.sendall(data)
-                        if frames.feed(data) and losing_since is None and self._armed.is_set():
+                        if requests and losing_since is None and self._armed.is_set():
                             self._armed.clear()
                             losing_since = time.monotonic()
                     elif losing_since is None:

@@ -128,7 +128,10 @@ class FirestoreStore(FirestoreTurns, FirestoreCounters):
             # The session document goes first: from then on the conversation is gone
             # for every reader, and a turn in progress fails its precondition and is discarded.
             ref.delete(retry=self._retry, timeout=self._timeout)
-            for chunk in _chunks(ref.collection("turns").list_documents(page_size=DELETE_BATCH), DELETE_BATCH):
+            turns = ref.collection("turns").list_documents(
+                page_size=DELETE_BATCH, retry=self._retry, timeout=self._timeout
+            )
+            for chunk in _chunks(turns, DELETE_BATCH):
                 batch = self._client.batch()
                 for turn_ref in chunk:
                     batch.delete(turn_ref)

@@ -96,13 +96,13 @@ class FirestoreCounters:
             log.warning("token count failed; these tokens are not counted", extra={"tokens": tokens})
 
     def tokens_used(self, day: str) -> int:
-        query = self._budget_day(day).collection("token_shards").sum("tokens", alias="tokens")
+        query = self._budget_day(day).collection("token_shards").sum("tokens")
         try:
             results = query.get(retry=self._retry, timeout=self._timeout)
         except api_exceptions.GoogleAPIError as exc:
             raise StoreUnavailable() from exc
-        total = results[0][0].value if results and results[0] else 0
-        return int(total or 0)
+        # One aggregation, one result: the sum (0 when the day has no shard yet).
+        return int(results[0][0].value or 0)
 
     def mark_budget_spent(self, day: str, now: datetime) -> bool:
         try:
