@@ -77,7 +77,9 @@ def reply_language(user_text: str) -> str:
     return assess(user_text).language
 
 
-def turn_payload(session_id: str, turn: Turn, emergency_number: str, *, replayed: bool) -> dict[str, Any]:
+def turn_payload(
+    session_id: str, turn: Turn, emergency_number: str, *, replayed: bool, language: str
+) -> dict[str, Any]:
     """The JSON answer to a chat request (also the ``done`` event of a stream).
 
     ``language`` is the code the emergency lead and notes were written in
@@ -90,7 +92,7 @@ def turn_payload(session_id: str, turn: Turn, emergency_number: str, *, replayed
         "source": turn.source,
         "emergency": turn.emergency,
         "emergency_number": emergency_number,
-        "language": reply_language(turn.user_text),
+        "language": language,
         "turn": turn.seq,
         "client_message_id": turn.client_message_id,
         "created_at": turn.created_at.isoformat(),
@@ -162,9 +164,10 @@ class ChatService:
             session_id = request.session_id or ""
             yield Started(session_id)
             yield Delta(claim.reply_text)
-            yield Done(turn_payload(session_id, claim, self.settings.emergency_number, replayed=True))
+            number, language = self.settings.emergency_number, reply_language(claim.user_text)
+            yield Done(turn_payload(session_id, claim, number, replayed=True, language=language))
             return
-        outcome: tuple[Stored, Reply] | None = None
+        outcome: tuple[Stored, Reply, str] | None = None
         disconnected = False
         try:
             yield Started(claim.session_id)
@@ -185,17 +188,19 @@ class ChatService:
             if outcome is None:
                 self.store.release_turn(claim, self._clock())
             self.limits.give_back(client, lease)
-        stored, reply = outcome
+        stored, reply, language = outcome
         self._log_turn(stored.turn, reply, started, disconnected)
         if not disconnected:
-            yield Done(
-                turn_payload(claim.session_id, stored.turn, self.settings.emergency_number, replayed=stored.replayed)
-            )
+            number = self.settings.emergency_number
+            yield Done(turn_payload(claim.session_id, stored.turn, number, replayed=stored.replayed, language=language))
 
     def _answer(
         self, request: ChatRequest, claim: Claim, deadline: float
-    ) -> Generator[Event, None, tuple[Stored, Reply]]:
-        """Stream the model's reply for a claimed turn, then store it (and return what was stored)."""
+    ) -> Generator[Event, None, tuple[Stored, Reply, str]]:
+        """Stream the model's reply for a claimed turn, then store it.
+
+        Returns what was stored, the reply, and the code of the language it was answered in.
+        """
         session = claim.session
         # Deterministic and in the person's language, before any model output, in both modes.
         assessment = assess(request.message)
@@ -227,7 +232,7 @@ class ChatService:
             # A retry of this message took over and stored its own reply first; this one's
             # streamed text is not what was kept, so it must not end as if it were.
             raise TurnSuperseded()
-        return stored, reply
+        return stored, reply, assessment.language
 
     def _replay(self, session: Session | None, request: ChatRequest) -> Turn | None:
         """The stored turn this request retries, if any; ``ClientMessageIdReused`` if its text differs."""
