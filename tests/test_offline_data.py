@@ -165,10 +165,11 @@ def test_the_packaged_word_lists_load() -> None:
     assert {"the", "please", "baby", "mum"} <= retrieval.STOPWORDS
     assert "newborn" in subject.INFANT_WORDS and "puppy" in subject.PET_WORDS
     assert text.WORD_FORMS["didnt"] == "not"
+    assert "severe" in text.KEPT_WHOLE and text.stem("severe") == "severe" != text.stem("severed")
     assert {"firstaid_chat/offline/common_words.txt", "firstaid_chat/offline/word_forms.toml"} <= set(data_files())
 
 
-@pytest.mark.parametrize("name", ["common_words.txt", "stopwords.txt", "subject.toml", "word_forms.toml"])
+@pytest.mark.parametrize("name", ["common_words.txt", "stopwords.txt", "subject.toml", "word_forms.toml", "stems.toml"])
 def test_importing_the_matcher_without_a_word_list_fails_naming_it(tmp_path: Path, name: str) -> None:
     """A copy of the package with one list deleted: the import itself fails, and says which file."""
     package = tmp_path / "firstaid_chat"

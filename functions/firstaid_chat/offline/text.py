@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import functools
 import re
-import tomllib
 from collections.abc import Iterable
-from pathlib import Path
 
 from .common_words import COMMON_WORDS
-from .lexicon import DATA_DIR, read_rewrites
+from .lexicon import DATA_DIR, read_rewrites, read_word_lists
 
 # Word sequences rewritten to one canonical form before anything else ("epi pen"
 # -> "epipen"), and single-word variants mapped to one form (negations read as
@@ -22,6 +20,9 @@ from .lexicon import DATA_DIR, read_rewrites
 _REWRITES = read_rewrites(DATA_DIR / "word_forms.toml")
 _PHRASE_RULES: dict[tuple[str, ...], str] = _REWRITES.phrases
 WORD_FORMS: dict[str, str] = _REWRITES.words
+# The words `stem` leaves as they are, because its suffix rules would turn them into the
+# stem of another word (stems.toml, with why each is there).
+KEPT_WHOLE: frozenset[str] = read_word_lists(DATA_DIR / "stems.toml", ["keep"])["keep"]
 
 
 def _by_first_word(phrases: Iterable[tuple[str, ...]]) -> dict[str, tuple[tuple[str, ...], ...]]:
@@ -69,7 +70,7 @@ def stem(word: str) -> str:
     A deliberately small stemmer: it only has to be consistent between the
     keywords and the messages, not linguistically right.
     """
-    if len(word) <= 3 or not word.isalpha() or word in _kept_whole():
+    if len(word) <= 3 or not word.isalpha() or word in KEPT_WHOLE:
         return word
     if word.endswith("ies") and len(word) > 4:
         word = word[:-3] + "y"
@@ -82,13 +83,6 @@ def stem(word: str) -> str:
     if word.endswith("e") and len(word) >= 5:
         word = word[:-1]
     return word
-
-
-@functools.cache
-def _kept_whole() -> frozenset[str]:
-    """The words `stem` leaves as they are (stems.toml)."""
-    with (Path(__file__).resolve().parent / "stems.toml").open("rb") as file:
-        return frozenset(tomllib.load(file)["keep"])
 
 
 def _undouble(word: str) -> str:
