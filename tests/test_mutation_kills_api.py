@@ -235,7 +235,7 @@ def test_a_message_over_the_limit_is_told_the_limit(gemini: FakeGemini, make_cli
 
 
 def test_the_body_limit_leaves_room_for_any_message_within_max_message_chars() -> None:
-    from firstaid_chat.api import body_limit
+    from firstaid_chat.chat_request import body_limit
 
     assert body_limit(Settings(max_message_chars=100, max_body_bytes=2048)) == 100 * 12 + 4096
     assert body_limit(Settings(max_message_chars=100, max_body_bytes=6000)) == 6000

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from firstaid_chat.api import CHAT_FIELDS, ROUTES
+from firstaid_chat.api import ROUTES
+from firstaid_chat.chat_request import CHAT_FIELDS
 from firstaid_chat.conversation import SESSION_ID_PATTERN
 from firstaid_chat.settings import Settings
 from openapi_spec_validator import validate

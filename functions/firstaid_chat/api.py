@@ -1,9 +1,9 @@
-"""The HTTP API: routing, validation, CORS, streaming, and errors mapped to responses.
+"""The HTTP API: routing, CORS, request ids, responses, and errors mapped to responses.
 
-This is the only module that knows about HTTP; everything it answers comes
-from ``ChatService``. Every error becomes the JSON envelope from
-``errors.error_body``, and anything unexpected becomes a 500 with no detail
-(the stack trace goes to the log only).
+This module, with ``chat_request`` (reading a request) and ``sse`` (writing a stream),
+is all that knows about HTTP; everything it answers comes from ``ChatService``.
+Every error becomes the JSON envelope from ``errors.error_body``, and anything
+unexpected becomes a 500 with no detail (the stack trace goes to the log only).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import flask
@@ -24,19 +23,20 @@ from werkzeug.exceptions import NotFound as WerkzeugNotFound
 from werkzeug.routing import Map, Rule
 
 from .auth import Authenticator
-from .conversation import CLIENT_MESSAGE_ID_PATTERN, is_session_id
+from .chat_request import parse_chat_request
+from .conversation import is_session_id
 from .errors import (
     ChatError,
     InvalidRequest,
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
-    UnsupportedMediaType,
     error_body,
 )
 from .logs import SPAN_FIELD, TRACE_FIELD, request_context
-from .service import ChatRequest, ChatService, Delta, Done, Event, Started, reply_language
+from .service import ChatService, Started, reply_language
 from .settings import Settings
+from .sse import final_payload, in_log_context, sse_stream
 
 log = logging.getLogger(__name__)
 
@@ -50,21 +50,12 @@ ROUTES = Map(
     ],
     strict_slashes=False,
 )
-CHAT_FIELDS = frozenset({"message", "session_id", "client_message_id"})
 # Last-Event-ID and Cache-Control are what browser SSE helpers (fetch-event-source and the like) add.
 CORS_ALLOW_HEADERS = (
     "Content-Type, Accept, Authorization, X-Firebase-AppCheck, X-Request-Id, X-Session-Id, Last-Event-ID, Cache-Control"
 )
 CORS_EXPOSE_HEADERS = "Retry-After, X-Request-Id, X-Session-Id"
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
-# JSON leaves these unescaped, but line-splitting SSE clients (Python's str.splitlines, so
-# requests' iter_lines, and several mobile libraries) break a data line at them.
-SSE_LINE_BREAKS = str.maketrans({"\u0085": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
-# The most bytes one character of a message can take in a JSON body: an astral character
-# escaped as a surrogate pair, "\ud83d\ude00". Plus room for the other fields, escaped too.
-MAX_JSON_BYTES_PER_CHAR = 12
-BODY_OVERHEAD_BYTES = 4096
-UNPAIRED_SURROGATE = re.compile("[\ud800-\udfff]")  # JSON escapes like "\ud800" decode to these alone
 CLOUD_TRACE = re.compile(r"^([0-9a-fA-F]{32})(?:/(\d{1,20}))?")
 TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
 
@@ -160,12 +151,12 @@ class ChatApi:
             "text/event-stream"
         )
         if not wants_stream:
-            response = _json(_final_payload(events))
+            response = _json(final_payload(events))
             response.headers.update(headers)
             return response
         first = next(events)  # a model that fails before its first word still gets a status code
         return flask.Response(
-            _in_context(request_context.get(), _sse(first, events)),
+            in_log_context(request_context.get(), sse_stream(first, events)),
             status=200,
             mimetype="text/event-stream",
             headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
@@ -199,149 +190,10 @@ class ChatApi:
             response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSE_HEADERS
 
 
-def parse_chat_request(request: flask.Request, settings: Settings) -> ChatRequest:
-    """Validate a chat request's headers and body; raise the matching ChatError."""
-    if request.mimetype != "application/json":
-        raise UnsupportedMediaType()
-    data = _parse_json(_read_body(request, body_limit(settings)))
-    return validate_chat_fields(data, settings.max_message_chars)
-
-
-def body_limit(settings: Settings) -> int:
-    """MAX_BODY_BYTES, raised when needed so any message within MAX_MESSAGE_CHARS fits however it is escaped."""
-    return max(settings.max_body_bytes, settings.max_message_chars * MAX_JSON_BYTES_PER_CHAR + BODY_OVERHEAD_BYTES)
-
-
-def validate_chat_fields(data: Any, max_message_chars: int) -> ChatRequest:
-    """Check a decoded chat body's fields (a plain function so tests can drive it directly)."""
-    if not isinstance(data, dict):
-        raise InvalidRequest("The body must be a JSON object.")
-    unknown = sorted(set(data) - CHAT_FIELDS)
-    if unknown:
-        raise InvalidRequest(
-            f"Unknown field: {unknown[0][:40]!r}. Send message, session_id and client_message_id only."
-        )
-    message = data.get("message")
-    if not isinstance(message, str):
-        raise InvalidRequest("'message' is required and must be a string.")
-    if "\x00" in message:
-        raise InvalidRequest("'message' contains characters that are not valid text.")
-    if len(message) > max_message_chars:  # before trimming, as openapi.yaml's maxLength counts
-        raise PayloadTooLarge(
-            f"The message is too long: keep it to {max_message_chars} characters at most.", code="message_too_long"
-        )
-    # Half of a surrogate pair (a client that cut an emoji in two) cannot be stored as UTF-8:
-    # it becomes U+FFFD, so the message is kept, and the check matches openapi.yaml's pattern.
-    message = UNPAIRED_SURROGATE.sub("\ufffd", message).strip()
-    if not message:
-        raise InvalidRequest("'message' must not be empty.")
-    session_id = data.get("session_id")
-    if session_id is not None and (not isinstance(session_id, str) or not is_session_id(session_id)):
-        raise InvalidRequest("'session_id' is not a valid session id.", code="invalid_session_id")
-    client_message_id = data.get("client_message_id")
-    if client_message_id is not None and (
-        not isinstance(client_message_id, str) or not CLIENT_MESSAGE_ID_PATTERN.match(client_message_id)
-    ):
-        raise InvalidRequest("'client_message_id' must be 1 to 128 letters, digits or . _ : -")
-    return ChatRequest(message=message, session_id=session_id, client_message_id=client_message_id)
-
-
-def _read_body(request: flask.Request, limit: int) -> bytes:
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"The request body is too large: the limit is {limit} bytes.")
-    body: bytes = request.stream.read(limit + 1)
-    if len(body) > limit:
-        raise PayloadTooLarge(f"The request body is too large: the limit is {limit} bytes.")
-    return body
-
-
-def _parse_json(body: bytes) -> Any:
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidRequest("The body is not valid UTF-8.", code="invalid_json") from None
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except (json.JSONDecodeError, RecursionError, ValueError):
-        raise InvalidRequest("The body is not valid JSON.", code="invalid_json") from None
-
-
-def _reject_constant(name: str) -> Any:
-    """NaN and Infinity are not JSON (RFC 8259), though Python's parser accepts them."""
-    raise ValueError(name)
-
-
 def _session_id(value: str, where: str = "the path") -> str:
     if not is_session_id(value):
         raise InvalidRequest(f"There is no valid session id in {where}.", code="invalid_session_id")
     return value
-
-
-def _final_payload(events: Iterator[Event]) -> dict[str, Any]:
-    for event in events:
-        if isinstance(event, Done):
-            return event.payload
-    raise ChatError()
-
-
-def _sse(first: Event, events: Iterator[Event]) -> Iterator[str]:
-    """Server-sent events: ``delta`` pieces, then one ``done`` or one ``error``."""
-    try:
-        yield _sse_event(first)
-        for event in events:
-            yield _sse_event(event)
-    except ChatError as exc:
-        yield _sse_frame("error", {**error_body(exc), "status": exc.status, "retry_after": exc.retry_after})
-    except Exception:
-        log.exception("unexpected error while streaming")
-        yield _sse_frame("error", {**error_body(ChatError()), "status": 500, "retry_after": None})
-    finally:
-        # After a disconnect, closing finishes the turn (the model and the store): a failure
-        # there has no client left to tell, so it becomes one log line.
-        try:
-            close = getattr(events, "close", None)
-            if close is not None:
-                close()
-        except ChatError as exc:
-            log.warning(
-                "turn failed after the client disconnected", extra={"error_code": exc.code, "status": exc.status}
-            )
-        except Exception:
-            log.exception("unexpected error after the client disconnected")
-
-
-def _in_context(context: dict[str, str] | None, frames: Iterator[str]) -> Iterator[str]:
-    """Iterate ``frames`` with the request's log context set, however late the server pulls them."""
-    try:
-        while True:
-            token = request_context.set(context)
-            try:
-                frame = next(frames, None)
-            finally:
-                request_context.reset(token)
-            if frame is None:
-                return
-            yield frame
-    finally:
-        token = request_context.set(context)
-        try:
-            close = getattr(frames, "close", None)
-            if close is not None:
-                close()
-        finally:
-            request_context.reset(token)
-
-
-def _sse_event(event: Event) -> str:
-    if isinstance(event, Delta):
-        return _sse_frame("delta", {"text": event.text})
-    if isinstance(event, Done):
-        return _sse_frame("done", event.payload)
-    return ""  # Started travels as the X-Session-Id header
-
-
-def _sse_frame(name: str, data: dict[str, Any]) -> str:
-    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False).translate(SSE_LINE_BREAKS)}\n\n"
 
 
 def _transcript(session_id: str, turns: list[Any]) -> dict[str, Any]:

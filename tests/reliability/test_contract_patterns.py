@@ -11,7 +11,7 @@ import json
 import string
 
 import pytest
-from firstaid_chat.api import validate_chat_fields
+from firstaid_chat.chat_request import validate_chat_fields
 from firstaid_chat.errors import ChatError
 from hypothesis import given, settings
 from hypothesis import strategies as st

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from firstaid_chat.api import validate_chat_fields
+from firstaid_chat.chat_request import validate_chat_fields
 from firstaid_chat.conversation import Turn
 from firstaid_chat.errors import ChatError
 from firstaid_chat.history import history_window, recent_tail
