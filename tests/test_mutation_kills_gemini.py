@@ -8,6 +8,8 @@ Gemini (a thread of this process); the adapter's clock and sleep are the test's
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -115,6 +117,34 @@ def test_a_stream_still_running_at_the_deadline_is_a_timeout(gemini: FakeGemini,
     clock.now = asked.deadline + 0.01
     with pytest.raises(ModelTimeout):
         next(stream)
+
+
+def test_a_reply_cut_short_at_the_deadline_closes_its_stream_at_once(gemini: FakeGemini, clock: Clock) -> None:
+    """The connection is closed when the model gives up, not whenever the error is forgotten."""
+    gemini.enqueue(Behaviour(chunks=["one ", *["more "] * 500], chunk_interval=0.01))
+    asked = prompt(clock, 10.0)
+    stream = model_for(clock).stream(asked)
+    assert next(stream).text == "one "
+    clock.now = asked.deadline + 0.01
+    try:
+        next(stream)
+    except ModelTimeout:
+        # The error (and its traceback, which holds the adapter's frames) is still alive here:
+        # only an explicit close has ended the stream. The fake sees it at its next write.
+        closed = wait_until(lambda: gemini.abandoned == 1)
+    else:
+        pytest.fail("the stream went on past its deadline")
+    assert closed, "the fake Gemini is still streaming to a client that gave up"
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
+    """Poll ``condition`` every 10 ms for up to ``seconds``; whether it came true (an event, not a speed)."""
+    end = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def test_thoughts_only_is_no_reply_and_the_log_says_why(

@@ -128,6 +128,7 @@ class FakeGemini:
         self.echo = True  # default replies repeat the user's message, with the default's timing
         self.valid_keys: set[str] | None = None  # None accepts any key
         self.requests: list[Recorded] = []
+        self.abandoned = 0  # streams the client closed before their last chunk (a write failed)
         self._queue: deque[Behaviour] = deque()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -266,6 +267,8 @@ class FakeGemini:
                         self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
                         self.wfile.flush()
                     except OSError:
+                        with fake._lock:
+                            fake.abandoned += 1
                         return
                 self.wfile.write(b"0\r\n\r\n")
 
