@@ -7,8 +7,8 @@ Each module gets its own work folder, ``.mutation/<module>/`` (git-ignored), whe
 generated pyproject.toml limits mutmut to that module and its tests. mutmut keeps its results
 there, so a rerun only tests the mutants of functions that changed (its incremental mode).
 One Firestore emulator serves every mutant's tests (``TEST_FIRESTORE_EMULATOR``) and one mutant
-runs at a time, so the run fits a shared 2-core machine. ``.venv/bin/mutmut browse`` in a work
-folder shows its survivors; ``.mutation/survivors.txt`` lists them all.
+runs at a time, so the run fits a shared 2-core machine. ``../../.venv/bin/mutmut browse`` in a
+work folder shows its survivors; ``.mutation/survivors.txt`` lists them all.
 """
 
 from __future__ import annotations

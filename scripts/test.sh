@@ -5,7 +5,6 @@
 # from Debian's packages when missing and running as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
 
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
@@ -17,28 +16,41 @@ if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/nu
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# Every outside component the tests use must be here: a missing one fails the run (with how to get
-# it) rather than skipping its tests, unless SKIP_COMPONENTS names it (tests/components.py).
+# Every outside component the tests use must be here: a missing one fails the run at once (with how
+# to get it) rather than skipping its tests, unless SKIP_COMPONENTS names it (tests/components.py).
+# CI=true (any case) ignores SKIP_COMPONENTS: there, everything must run.
 skip=",${SKIP_COMPONENTS:-},"
-[ "${CI:-}" = true ] && skip=",,"
+ci=false
+if [ "${CI:-}" != "" ] && [ "${CI,,}" = true ]; then
+  ci=true
+  skip=",,"
+fi
 absent=0
-require() {  # component, how to get it, check command...
-  local name=$1 how=$2
-  shift 2
+require() {  # component, what is missing, how to get it, check command...
+  local name=$1 what=$2 how=$3
+  shift 3
   if [[ $skip != *",$name,"* ]] && ! "$@" >/dev/null 2>&1; then
-    echo "error: $name is missing: $how; or set SKIP_COMPONENTS=$name to skip its tests" >&2
+    if [ "$ci" = true ]; then
+      echo "error: $what is missing: $how (CI=true: every component must be present; SKIP_COMPONENTS is ignored)" >&2
+    else
+      echo "error: $what is missing: $how; or set SKIP_COMPONENTS=$name to skip the tests that need it" >&2
+    fi
     absent=1
   fi
 }
 jar=${FIRESTORE_EMULATOR_JAR:-/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar}
-require emulator "install Java 17 (apt-get install openjdk-17-jre-headless) and the Firestore emulator \
-(gcloud components install cloud-firestore-emulator, or Debian package google-cloud-cli-firestore-emulator)" \
-  bash -c "command -v java && test -f '$jar'"
-require browser "install Chromium (apt-get install chromium)" test -x /usr/bin/chromium
-require gcloud "install the Google Cloud CLI (Debian package google-cloud-cli)" command -v gcloud
-require shellcheck "install ShellCheck (apt-get install shellcheck)" command -v shellcheck
-require node "install Node.js and npm (apt-get install nodejs npm)" command -v npm
+require emulator "java (for the Firestore emulator)" "install Java 17 (apt-get install openjdk-17-jre-headless)" \
+  command -v java
+require emulator "the Firestore emulator ($jar)" "install it (gcloud components install \
+cloud-firestore-emulator, or Debian package google-cloud-cli-firestore-emulator), or point FIRESTORE_EMULATOR_JAR \
+at its jar" test -f "$jar"
+require browser "Chromium (/usr/bin/chromium)" "install it (apt-get install chromium)" test -x /usr/bin/chromium
+require gcloud "gcloud" "install the Google Cloud CLI (Debian package google-cloud-cli)" command -v gcloud
+require shellcheck "shellcheck" "install ShellCheck (apt-get install shellcheck)" command -v shellcheck
+require node "npm" "install Node.js 20+ and npm (apt-get install nodejs npm)" command -v npm
 [ "$absent" = 0 ] || exit 1
+
+bash scripts/setup.sh
 
 echo "==> npm ci (Redocly CLI for the spec lint; eventsource-parser for the JavaScript example)"
 for dir in . examples/js; do
