@@ -163,6 +163,7 @@ def test_the_attempt_count_is_logged_with_the_upstream_status(
         ({"error": {"details": ["RetryInfo 5s"]}}, None),
         ({"error": {"details": "RetryInfo 5s"}}, None),
         ("RetryInfo 5s", None),
+        ({"message": "slow down"}, None),  # a JSON object, but not Google's error envelope
     ],
 )
 def test_only_a_well_formed_retry_info_names_a_delay(details: Any, seconds: float | None) -> None:
