@@ -304,6 +304,7 @@ def test_a_firestore_that_drops_every_connection_is_given_up_at_the_store_timeou
         "add a client's lease": (1, lambda s: s.acquire_client_slot("c-1", "aa02", 3, NOW, NOW + HOUR)),
         "delete the session document": (1, lambda s: s.delete_session(session_id, NOW)),
         "list the turns to delete": (2, lambda s: s.delete_session(session_id, NOW)),
+        "delete the turns": (3, lambda s: s.delete_session(session_id, NOW)),
     }
     for name, (passed, call) in failing.items():
         with behind(passed, "cut", timeout=GIVE_UP_TIMEOUT) as (store, proxy):
@@ -319,3 +320,23 @@ def test_a_firestore_that_drops_every_connection_is_given_up_at_the_store_timeou
         "client lease not released; it lapses on its own",
         "turn claim not released; it lapses on its own",
     ]
+
+
+@pytest.mark.timeout(5)  # far below the 8 s default a store built without STORE_TIMEOUT_SECONDS would wait
+def test_a_store_built_from_settings_gives_up_at_store_timeout_seconds(
+    firestore_emulator: FirestoreEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from firstaid_chat.settings import Settings
+    from firstaid_chat.store import build_store
+
+    proxy = LossyProxy(("127.0.0.1", firestore_emulator.port), hold=60).start()
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", proxy.host)
+    store = build_store(Settings(chat_store="firestore", google_cloud_project=PROJECT, store_timeout_seconds=0.3))
+    try:
+        proxy.fault_after(0, "stall")
+        with pytest.raises(StoreUnavailable):
+            store.load_session(new_session_id(), NOW)
+        assert proxy.faulted >= 1
+    finally:
+        proxy.stop()
+        store.close()

@@ -233,6 +233,30 @@ def test_the_configured_collection_holds_the_sessions(
     store.close()
 
 
+def test_the_configured_database_holds_the_sessions(
+    firestore_emulator: FirestoreEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FIRESTORE_DATABASE names a Firestore database other than ``(default)`` (the emulator keeps each apart)."""
+    from firstaid_chat.settings import Settings
+    from firstaid_chat.store import build_store
+    from google.cloud import firestore
+
+    firestore_emulator.clear(PROJECT)
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", firestore_emulator.host)
+    store = build_store(Settings(chat_store="firestore", google_cloud_project=PROJECT, firestore_database="chat-eu"))
+    session_id = new_session_id()
+    record_turn(store, session_id, TurnDraft("one", "1"), NOW, create=True)
+    store.close()
+    named = firestore.Client(project=PROJECT, database="chat-eu")
+    default = firestore.Client(project=PROJECT)
+    try:
+        assert named.document("sessions", session_id).get().to_dict()["turn_count"] == 1
+        assert not default.document("sessions", session_id).get().exists
+    finally:
+        named.close()
+        default.close()
+
+
 # Counters
 
 
