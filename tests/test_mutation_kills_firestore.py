@@ -209,6 +209,30 @@ def test_a_delete_erases_every_turn_document(store: Any) -> None:
     assert not store._client.document("sessions", session_id).get().exists
 
 
+def test_a_long_conversation_is_erased_in_pages_and_batches_within_firestores_limits(store: Any) -> None:
+    """Firestore takes at most 500 writes in one commit: 501 turns are listed and deleted 400 at a time."""
+    from firstaid_chat.store.firestore import DELETE_BATCH
+
+    from tests.firestore_ops import FirestoreOps
+
+    session_id = new_session_id()
+    record_turn(store, session_id, TurnDraft("one", "1"), NOW, create=True)
+    turns = store._client.collection("sessions", session_id, "turns")
+    for start in range(1, 501, DELETE_BATCH):  # 500 more turn documents, written straight in
+        batch = store._client.batch()
+        for n in range(start, min(start + DELETE_BATCH, 501)):
+            batch.set(turns.document(f"{n + 1:08d}"), {"seq": n + 1})
+        batch.commit()
+    ops = FirestoreOps(store._client)
+    assert store.delete_session(session_id, NOW) is True
+    assert list(turns.list_documents()) == []
+    # One read of the session, its deletion and two batches of turn deletions (the turn ids come in
+    # pages of the server's size: the emulator sends fewer than the 400 asked for).
+    assert (ops.counts["BatchGetDocuments"], ops.counts["Commit"]) == (1, 3)
+    assert ops.counts["ListDocuments"] >= 2
+    assert ops.writes == 1 + 501
+
+
 def test_a_delete_erases_turns_in_batches_of_at_most_the_batch_size() -> None:
     from firstaid_chat.store.firestore import _chunks
 
