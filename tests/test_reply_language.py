@@ -150,6 +150,11 @@ def test_thanks_after_an_emergency_gets_a_short_reply_not_the_guide_again(messag
     assert "112" in reply
 
 
+def test_thanks_with_no_conversation_before_it_is_not_taken_for_a_closing() -> None:
+    """A first message of "thanks" closes nothing: it gets the reply to what the guide cannot match."""
+    assert offline_reply("thanks") == lead_text("en", "no_match", number="112")
+
+
 def test_thanks_followed_by_a_new_problem_is_answered_as_the_problem() -> None:
     reply = offline_reply("thanks, but now hes not breathing again", "my dad collapsed")
     assert reply != lead_text("en", "closing_reply", number="112")
