@@ -21,7 +21,7 @@ from firstaid_chat.conversation import (
     text_hash,
 )
 from firstaid_chat.errors import ModelRateLimited, RateLimited, StoreUnavailable
-from firstaid_chat.history import recent_tail
+from firstaid_chat.history import history_window, recent_tail
 from firstaid_chat.service import ChatRequest
 
 from tests.fakes.gemini import Behaviour, FakeGemini
@@ -70,6 +70,14 @@ def test_the_inline_tail_keeps_turns_that_fill_its_budget_exactly() -> None:
     turns = [Turn(1, "ab", "cd", at), Turn(2, "abc", "def", at), Turn(3, "x", "y", at)]  # 4 + 6 + 2 chars
     assert [t.seq for t in recent_tail(turns, 12)] == [1, 2, 3]
     assert [t.seq for t in recent_tail(turns, 11)] == [2, 3]
+
+
+def test_the_history_window_counts_every_turn_it_keeps_against_its_budget() -> None:
+    """Three turns of 40 characters each and a budget of 100: the newest two fit, not all three."""
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    turns = [Turn(n, "q" * 20, "a" * 20, at) for n in (1, 2, 3)]
+    assert [t.seq for t in history_window(turns, 100)] == [2, 3]
+    assert [t.seq for t in history_window(turns, 120)] == [1, 2, 3]  # exactly the budget still fits
 
 
 def test_retry_after_is_a_whole_number_of_seconds_and_at_least_one() -> None:
