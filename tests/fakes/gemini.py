@@ -160,6 +160,7 @@ class FakeGemini:
         with self._lock:
             self._queue.clear()
             self.requests.clear()
+            self.abandoned = 0
         self.default = Behaviour()
         self.echo = True
         self.valid_keys = None
