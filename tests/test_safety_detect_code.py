@@ -49,3 +49,21 @@ def test_the_model_alone_is_silenced_by_framing_unless_something_says_now(monkey
     assert assess("my friend is acting very strange").likely
     assert not assess("hypothetically my friend is acting very strange").likely
     assert assess("hypothetically my friend is acting very strange right now").likely
+
+
+@pytest.mark.parametrize(
+    ("message", "enough"),
+    [
+        ("help", False),  # one word: too little for the model alone to call an emergency
+        ("abc", False),  # three Latin letters are one word, not three characters
+        ("two words", True),
+        ("救命", False),  # two CJK characters
+        ("救命啊", True),  # three are enough (CJK is written without spaces)
+        ("\u3400\u3400\u3400", True),  # the first and last CJK characters counted
+        ("\u9fff\u9fff\u9fff", True),
+    ],
+)
+def test_the_model_alone_judges_two_words_or_three_cjk_characters(message: str, enough: bool) -> None:
+    from firstaid_chat.safety.detect import _enough_to_judge
+
+    assert _enough_to_judge(message) is enough
