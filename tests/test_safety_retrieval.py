@@ -55,6 +55,15 @@ def test_an_emergency_only_the_model_saw_and_no_word_names_gets_the_general_emer
     assert general is not None and slug(message) == general.topic.slug == "when-to-call-emergency-services"
 
 
+@pytest.mark.parametrize(
+    "message", ["my grandad is dying please help me", "mi abuelo se está muriendo", "我爷爷快不行了"]
+)
+def test_an_emergency_whose_words_name_no_topic_gets_the_general_emergency_topic(message: str) -> None:
+    assessment = assess(message)
+    assert assessment.signals and default_index().best(message) is None
+    assert slug(message) == "when-to-call-emergency-services"
+
+
 def test_a_message_that_is_no_emergency_and_names_no_topic_finds_nothing() -> None:
     assert slug("what will the weather be like tomorrow") is None
 

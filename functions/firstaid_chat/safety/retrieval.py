@@ -62,10 +62,10 @@ def find_topic(message: str, assessment: Assessment, index: TopicIndex, *, gener
 
     A message with a life-threat signal whose search finds no topic, or only a
     topic that is not life-threatening, is searched again with that signal's
-    topic words, and the new topic is taken when it is life-threatening. When only the model called the message an
-    emergency (`assessment.likely`)
-    and no topic is found, the general "when to call the emergency services"
-    topic answers, rather than no topic at all (unless `general` is False).
+    topic words, and the new topic is taken when it is life-threatening. When the message is an
+    emergency (a signal, or the model alone: `assessment.likely`) and no topic is found, the
+    general "when to call the emergency services" topic answers, rather than no topic at all
+    (unless `general` is False): "my grandad is dying" names no injury or illness.
     """
     query = topic_query(without_idioms(message, assessment.language) or message, assessment)
     match = index.best(query)
@@ -76,7 +76,7 @@ def find_topic(message: str, assessment: Assessment, index: TopicIndex, *, gener
         retried = index.best(" ".join([query, kinds()[first].topic_words]))
         if retried is not None and (match is None or retried.topic.life_threatening):
             match = retried
-    if match is None and assessment.likely and general:
+    if match is None and (assessment.likely or assessment.signals) and general:
         match = index.best(LIKELY_TOPIC_WORDS)
     return match
 
